@@ -1,0 +1,1 @@
+"""Backends behind vecgate, one module or package per engine, all behind `adapters.base.Backend`."""

@@ -1,0 +1,44 @@
+"""The backend contract: one operation that takes a native Qdrant request message.
+
+A backend receives the request exactly as a Qdrant server would (collection names
+already rewritten to physical index names by the gateway) and returns the native
+response message. It raises only `proxy.errors.VecgateError` subclasses: its own
+exceptions are translated at this boundary, never passed through.
+
+    backend = EmbeddedBackend(Path("./vecgate-data"))
+    reply = await backend.handle("/qdrant.Points/Search", request, timeout=5.0)
+    await backend.close()
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from google.protobuf.message import Message
+
+
+class Backend(ABC):
+    """A vector database reached through Qdrant's gRPC messages."""
+
+    #: Short name shown in logs and `GET /` (``embedded``, ``qdrant``, ``milvus``).
+    kind: str = "backend"
+
+    @abstractmethod
+    async def handle(self, method: str, request: Message, *, timeout: float | None = None) -> Any:
+        """Run one RPC, named by its full gRPC path (``/qdrant.Points/Search``)."""
+
+    @abstractmethod
+    def supports(self, method: str) -> bool:
+        """Whether `handle` implements this full method path."""
+
+    async def ready(self) -> bool:
+        """Whether the backend can serve requests now (readiness probe)."""
+        return True
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, most backends need it
+        """Release resources; the backend is unusable afterwards."""
+
+    def describe(self) -> dict[str, Any]:
+        """A small JSON-able description for operators."""
+        return {"kind": self.kind}

@@ -1,0 +1,13 @@
+"""Builds the backend named by the configuration."""
+
+from __future__ import annotations
+
+from adapters.base import Backend
+from proxy.config import Config
+
+
+def make_backend(config: Config) -> Backend:
+    """The backend for `config.backend.url` (only ``embedded`` in this release)."""
+    from adapters.embedded import EmbeddedBackend
+
+    return EmbeddedBackend(config.server.data_dir)

@@ -1,0 +1,54 @@
+"""The protocol-neutral view of one request that the filters read and rewrite."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from proxy.identity import Identity
+
+if TYPE_CHECKING:
+    from proxy.frontend.ops import Op
+    from proxy.frontend.walk import QueryShape
+    from proxy.registry import LogicalCollection, Partition
+
+
+@dataclass(slots=True)
+class Claim:
+    """The identity a request states, and where it came from (first match wins)."""
+
+    general: Identity | None = None
+    per_name: dict[str, Identity] = field(default_factory=dict)
+    source: str = "none"  # header | api-key | default:<collection> | default
+
+    def for_name(self, name: str) -> Identity | None:
+        """The identity stated for one vector name ("" is the unnamed vector)."""
+        return self.per_name.get(name.lower(), self.general)
+
+    @property
+    def empty(self) -> bool:
+        """Whether no identity was stated at all."""
+        return self.general is None and not self.per_name
+
+
+@dataclass(slots=True)
+class Envelope:
+    """One request on its way through the chain."""
+
+    op: Op
+    request: Any
+    metadata: dict[str, str]
+    collection: str | None = None  # the client-facing name (logical or alias)
+    key_name: str | None = None  # the bound API key's name, if any
+    claim: Claim = field(default_factory=Claim)
+    logical: LogicalCollection | None = None
+    partition: Partition | None = None
+    shape: QueryShape | None = None  # search family: what the request compares
+    carries_vectors: bool = False
+    points: int = 0  # points written
+    decision: str = "pending"  # routed | refused | served
+    reason: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+    policy_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,95 @@
+"""Validate: every vector fits its partition: known name, right dimension, finite values."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+from proxy.chain import RequestFilter
+from proxy.envelope import Envelope
+from proxy.errors import InvalidArgument
+from proxy.frontend.ops import Kind
+from proxy.frontend.walk import QueryVector, point_vectors, written_points
+from proxy.registry import Partition
+
+
+class Validate(RequestFilter):
+    """Refuses a request whose vectors do not fit the partition it was routed to."""
+
+    def on_request(self, env: Envelope) -> None:
+        """Check every vector of a write or a search against the partition."""
+        partition = env.partition
+        if partition is None:
+            return
+        if env.op.kind is Kind.SEARCH and env.shape is not None:
+            check_vectors(env.shape.vectors, partition)
+        elif env.op.kind is Kind.WRITE:
+            for where, point in written_points(env.op.name, env.request):
+                check_vectors(point_vectors(point, _point_label(where, point)), partition)
+
+
+def _point_label(where: str, point: object) -> str:
+    point_id = point.id  # type: ignore[attr-defined]
+    ident = point_id.uuid if point_id.WhichOneof("point_id_options") == "uuid" else point_id.num
+    return f"{where} (id {ident})"
+
+
+def _finite(values: Sequence[float]) -> bool:
+    # A float sum is finite exactly when no term is NaN or infinite (float32 terms
+    # cannot overflow a float64 sum), and one C-level pass is the cheapest check.
+    return math.isfinite(sum(values))
+
+
+def check_vectors(vectors: Iterable[QueryVector], partition: Partition) -> None:
+    """Raise `InvalidArgument` naming the first vector that does not fit `partition`."""
+    specs = partition.vectors
+    for item in vectors:
+        spec = specs.get(item.name)
+        if spec is None:
+            known = ", ".join(repr(n) for n in sorted(specs)) or "none"
+            raise InvalidArgument(
+                f"{item.where}: vector name {item.name!r} does not exist in collection "
+                f"`{partition.logical}` ({partition.label()}); its vectors are: {known}",
+                reason="unknown_vector",
+            )
+        if item.sparse is not None:
+            indices, values = item.sparse
+            if len(indices) != len(values):
+                raise InvalidArgument(
+                    f"{item.where}: sparse vector has {len(indices)} indices but "
+                    f"{len(values)} values; they must be equal in number",
+                    reason="bad_vector",
+                )
+            if not spec.sparse:
+                raise InvalidArgument(
+                    f"{item.where}: vector {item.name!r} is dense ({spec.size} dimensions), "
+                    "a sparse vector was sent",
+                    reason="bad_vector",
+                )
+            if not _finite(values):
+                raise _not_finite(item, partition)
+            continue
+        if spec.sparse:
+            raise InvalidArgument(
+                f"{item.where}: vector {item.name!r} is sparse; send indices and values",
+                reason="bad_vector",
+            )
+        rows = item.multi if item.multi is not None else [item.dense or ()]
+        for row in rows:
+            if len(row) != spec.size:
+                raise InvalidArgument(
+                    f"{item.where}: vector {item.name or '(default)'} has {len(row)} dimensions, "
+                    f"but {partition.label()} in collection `{partition.logical}` makes "
+                    f"{spec.size}; send a {spec.size}-dimensional vector of that model",
+                    reason="wrong_dimension",
+                )
+            if not _finite(row):
+                raise _not_finite(item, partition)
+
+
+def _not_finite(item: QueryVector, partition: Partition) -> InvalidArgument:
+    return InvalidArgument(
+        f"{item.where}: vector {item.name or '(default)'} holds NaN or infinite values; "
+        f"{partition.label()} vectors must be finite numbers",
+        reason="not_finite",
+    )

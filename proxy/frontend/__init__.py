@@ -1,0 +1,1 @@
+"""The Qdrant gRPC front: RPC table, message walkers and the servicer."""

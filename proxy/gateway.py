@@ -1,0 +1,120 @@
+"""The gateway: builds the filter chain and serves every Qdrant RPC through it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import grpc
+import structlog
+
+from adapters.base import Backend
+from proxy.chain import Chain
+from proxy.collection_ops import CollectionOps
+from proxy.config import Config
+from proxy.envelope import Envelope
+from proxy.errors import Internal, VecgateError
+from proxy.filters.authenticate import Authenticate
+from proxy.filters.identify import Identify
+from proxy.filters.route import Route
+from proxy.filters.tag import Tag
+from proxy.filters.validate import Validate
+from proxy.frontend.ops import OPS, Op
+from proxy.registry import Registry
+from proxy.router import Router
+
+log = structlog.get_logger("vecgate.request")
+
+
+class Gateway:
+    """One request path: envelope -> authenticate, identify, route, validate, tag -> router."""
+
+    def __init__(self, config: Config, backend: Backend, registry: Registry) -> None:
+        self.config = config
+        self.backend = backend
+        self.registry = registry
+        self.chain = Chain(
+            [
+                Authenticate(config.keys),
+                Identify(
+                    config.pin_policy(),
+                    keys=config.keys,
+                    default=config.identity.default,
+                    collection_defaults=config.identity.collections,
+                ),
+                Route(registry),
+                Validate(),
+                Tag(config.tags),
+            ],
+            Router(backend, CollectionOps(backend, registry)),
+        )
+        self.log_requests = config.server.log_requests
+
+    def handlers(self) -> list[grpc.GenericRpcHandler[Any, Any]]:
+        """One generic handler per Qdrant service, covering every RPC it declares."""
+        services: dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]] = {}
+        for op in OPS.values():
+            services.setdefault(op.service, {})[op.name] = grpc.unary_unary_rpc_method_handler(
+                self._unary(op),
+                request_deserializer=op.request_type.FromString,
+                response_serializer=op.response_type.SerializeToString,
+            )
+        return [grpc.method_handlers_generic_handler(s, m) for s, m in services.items()]
+
+    def _unary(self, op: Op) -> Any:
+        has_collection = "collection_name" in op.request_type.DESCRIPTOR.fields_by_name
+
+        async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            metadata = {
+                key: value
+                for key, value in (context.invocation_metadata() or ())
+                if isinstance(value, str)
+            }
+            env = Envelope(op, request, metadata)
+            if has_collection:
+                env.collection = request.collection_name
+            remaining = context.time_remaining()
+            if remaining is not None:
+                env.extra["timeout"] = remaining
+            return await self.serve(env, context)
+
+        return handler
+
+    async def serve(  # noqa: RET503 - context.abort raises
+        self, env: Envelope, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Any:
+        """Run one request through the chain; turn a refusal into its status."""
+        error: VecgateError | None = None
+        try:
+            return await self.chain.run(env)
+        except VecgateError as exc:
+            error = exc
+            env.decision, env.reason = "refused", exc.reason
+        except Exception as exc:  # a bug: report INTERNAL, never UNKNOWN, and log it
+            log.exception("unexpected error", method=env.op.label)
+            error = Internal(f"internal error in vecgate: {type(exc).__name__}: {exc}")
+            env.decision, env.reason = "error", "internal"
+        finally:
+            if self.log_requests:
+                self._log(env, error)
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            context.set_trailing_metadata((("retry-after", str(int(retry_after + 0.999))),))
+        await context.abort(error.code, error.message)  # raises: never returns
+
+    def _log(self, env: Envelope, error: VecgateError | None) -> None:
+        partition = env.partition
+        log.info(
+            "request",
+            method=env.op.label,
+            collection=env.collection,
+            partition=partition.physical if partition else None,
+            identity=partition.label() if partition else None,
+            identity_source=env.claim.source,
+            decision=env.decision,
+            reason=env.reason,
+            status=(error.code.name if error else "OK"),
+            points=env.points or None,
+            latency_ms=round((time.perf_counter() - env.started) * 1000, 3),
+            policy_ms=round(env.policy_seconds * 1000, 3),
+        )

@@ -1,0 +1,64 @@
+"""The terminal of the chain: answer health, refuse the unsupported, run catalog
+operations, and send data requests to the backend under their partition's name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qdrant_client.grpc import qdrant_pb2
+
+from adapters.base import Backend
+from proxy.collection_ops import CollectionOps
+from proxy.envelope import Envelope
+from proxy.errors import Internal, Unimplemented, VecgateError
+from proxy.frontend.ops import Kind, unsupported_reason
+from proxy.version import QDRANT_PROTOCOL_VERSION, QDRANT_TITLE, VECGATE_VERSION
+
+_BATCH_ITEMS = {
+    "SearchBatch": "search_points",
+    "RecommendBatch": "recommend_points",
+    "DiscoverBatch": "discover_points",
+    "QueryBatch": "query_points",
+}
+
+
+class Router:
+    """Dispatches a request that passed every filter."""
+
+    def __init__(self, backend: Backend, catalog: CollectionOps) -> None:
+        self.backend = backend
+        self.catalog = catalog
+
+    async def __call__(self, env: Envelope) -> Any:
+        """Produce the response of one request."""
+        kind = env.op.kind
+        if kind is Kind.HEALTH:
+            env.decision = "served"
+            return qdrant_pb2.HealthCheckReply(
+                title=QDRANT_TITLE,
+                version=QDRANT_PROTOCOL_VERSION,
+                commit=f"vecgate-{VECGATE_VERSION}",
+            )
+        if kind is Kind.UNSUPPORTED:
+            raise Unimplemented(unsupported_reason(env.op), reason="unsupported_rpc")
+        if kind is Kind.CATALOG:
+            return await self.catalog.handle(env)
+        return await self._forward(env)
+
+    async def _forward(self, env: Envelope) -> Any:
+        partition = env.partition
+        if partition is None:
+            raise Internal(f"{env.op.label} reached the router without a partition")
+        request = env.request
+        request.collection_name = partition.physical
+        items = _BATCH_ITEMS.get(env.op.name)
+        if items:
+            for item in getattr(request, items):
+                item.collection_name = partition.physical
+        try:
+            return await self.backend.handle(
+                env.op.method, request, timeout=env.extra.get("timeout")
+            )
+        except VecgateError as exc:
+            exc.message = exc.message.replace(partition.physical, partition.logical)
+            raise
