@@ -1,0 +1,119 @@
+"""Start and stop a real `vecgate serve` process for tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from qdrant_client import QdrantClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class GatewayProcess:
+    """A `vecgate serve` child process on free loopback ports."""
+
+    def __init__(self, data_dir: Path, config: str | None = None, *extra: str) -> None:
+        self.data_dir = data_dir
+        self.args = [sys.executable, "-m", "proxy", "serve", "--grpc-port", "0", "--http-port", "0"]
+        self.args += ["--data-dir", str(data_dir), *extra]
+        if config is not None:
+            path = data_dir.parent / f"{data_dir.name}.toml"
+            path.write_text(config)
+            self.args += ["--config", str(path)]
+        self.proc: subprocess.Popen[str] | None = None
+        self.grpc_port = 0
+        self.http_port = 0
+        self.log_lines: list[str] = []
+
+    def start(self, timeout: float = 30.0) -> GatewayProcess:
+        """Start the process and wait for its ready line."""
+        self.proc = subprocess.Popen(
+            self.args,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            if line.startswith("{"):
+                ready = json.loads(line)
+                if ready.get("event") == "ready":
+                    self.grpc_port = int(ready["grpc"].rsplit(":", 1)[1])
+                    self.http_port = int(ready["http"].rsplit(":", 1)[1])
+                    return self
+        self.stop()
+        raise RuntimeError("vecgate did not start:\n" + "\n".join(self.log_lines[-20:]))
+
+    def _drain_stderr(self) -> None:
+        assert self.proc is not None
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.log_lines.append(line.rstrip("\n"))
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log lines written so far, parsed."""
+        out = []
+        for line in list(self.log_lines):
+            if line.startswith("{") and '"event": "request"' in line:
+                out.append(json.loads(line))
+        return out
+
+    def client(self, identity: str | None = None, **kwargs: Any) -> QdrantClient:
+        """An unmodified qdrant-client on the gRPC port, optionally claiming an identity."""
+        headers = dict(kwargs.pop("headers", {}))
+        if identity is not None:
+            headers["x-embedding-model"] = identity
+        return QdrantClient(
+            host="127.0.0.1",
+            grpc_port=self.grpc_port,
+            port=self.http_port,
+            prefer_grpc=True,
+            headers=headers or None,
+            timeout=30,
+            **kwargs,
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        """Stop the process (SIGTERM drains); returns its exit code."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+        self.proc = None
+        return code
+
+
+@contextmanager
+def running_gateway(data_dir: Path, config: str | None = None) -> Iterator[GatewayProcess]:
+    """A started gateway, stopped on exit."""
+    gateway = GatewayProcess(data_dir, config).start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
