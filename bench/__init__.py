@@ -1,0 +1,1 @@
+"""vecgate's one benchmark harness: `make bench` (or `python -m bench`)."""

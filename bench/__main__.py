@@ -1,0 +1,282 @@
+"""Side-by-side speed of vecgate, the embedded engine in-process and qdrant-client local mode.
+
+    python -m bench [--points 10000] [--searches 500] [--data ../shared/data/embeddings]
+
+One run measures every system on the same real vectors (MiniLM 384-d from
+shared/data/embeddings: its 6,000 passages, topped up to --points with the
+fine-tuned MiniLM's vectors of the same passages) and prints one table. Progress
+goes to stderr; the table to stdout; the raw figures to bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.gatewayproc import GatewayProcess  # noqa: E402
+
+BATCH = 256
+IDENTITY = "minilm@1"
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def load(data_dir: Path, points: int, searches: int) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(data_dir / "corpus.npz") as corpus, np.load(data_dir / "queries.npz") as queries:
+        vectors = np.concatenate([corpus["minilm"], corpus["minilm_ft"]])[:points]
+        return vectors.astype(np.float32), queries["minilm"][:searches].astype(np.float32)
+
+
+def timed(func: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    func()
+    return (time.perf_counter() - start) * 1000
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "n": len(ordered),
+        "p50": statistics.median(ordered),
+        "p95": ordered[int(0.95 * (len(ordered) - 1))],
+        "mean": statistics.fmean(ordered),
+    }
+
+
+def run_loop(label: str, total: int, step: Callable[[int], float]) -> list[float]:
+    samples = []
+    for i in range(total):
+        samples.append(step(i))
+        if (i + 1) % max(1, total // 4) == 0 or i + 1 == total:
+            progress(f"{label}: {i + 1}/{total}")
+    return samples
+
+
+def batches(vectors: np.ndarray) -> list[range]:
+    return [range(i, min(i + BATCH, len(vectors))) for i in range(0, len(vectors), BATCH)]
+
+
+# -- systems ---------------------------------------------------------------------------------
+
+
+def bench_edge(vectors: np.ndarray, queries: np.ndarray, work: Path) -> dict[str, list[float]]:
+    from qdrant_edge import (
+        Distance,
+        EdgeConfig,
+        EdgeShard,
+        EdgeVectorParams,
+        Point,
+        Query,
+        QueryRequest,
+        UpdateOperation,
+    )
+
+    shard = EdgeShard.create(
+        str(work / "edge"),
+        EdgeConfig(vectors={"": EdgeVectorParams(size=vectors.shape[1], distance=Distance.Cosine)}),
+    )
+    chunks = batches(vectors)
+
+    def upsert(i: int) -> float:
+        ids = chunks[i]
+        return timed(
+            lambda: shard.update(
+                UpdateOperation.upsert_points(
+                    [Point(n, vectors[n].tolist(), {"n": n}) for n in ids]
+                )
+            )
+        )
+
+    def search(i: int) -> float:
+        query = queries[i].tolist()
+        return timed(
+            lambda: shard.query(
+                QueryRequest(limit=10, query=Query.Nearest(query), with_payload=True)
+            )
+        )
+
+    out = {"upsert": run_loop("edge upsert", len(chunks), upsert)}
+    out["search"] = run_loop("edge search", len(queries), search)
+    shard.close()
+    return out
+
+
+def bench_local(vectors: np.ndarray, queries: np.ndarray, work: Path) -> dict[str, list[float]]:
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(path=str(work / "local"))
+    client.create_collection(
+        "bench", vectors_config=models.VectorParams(size=vectors.shape[1], distance="Cosine")
+    )
+    chunks = batches(vectors)
+
+    def upsert(i: int) -> float:
+        points = [
+            models.PointStruct(id=n, vector=vectors[n].tolist(), payload={"n": n})
+            for n in chunks[i]
+        ]
+        return timed(lambda: client.upsert("bench", points))
+
+    def search(i: int) -> float:
+        query = queries[i].tolist()
+        return timed(lambda: client.query_points("bench", query=query, limit=10))
+
+    out = {"upsert": run_loop("local-mode upsert", len(chunks), upsert)}
+    out["search"] = run_loop("local-mode search", len(queries), search)
+    client.close()
+    return out
+
+
+def bench_vecgate(vectors: np.ndarray, queries: np.ndarray, work: Path) -> dict[str, Any]:
+    from qdrant_client import models
+    from qdrant_client.grpc import points_pb2 as ppb
+
+    gateway = GatewayProcess(work / "vecgate").start()
+    try:
+        client = gateway.client(IDENTITY)
+        client.create_collection(
+            "bench", vectors_config=models.VectorParams(size=vectors.shape[1], distance="Cosine")
+        )
+        chunks = batches(vectors)
+        metadata = (("x-embedding-model", IDENTITY),)
+        stub = client.grpc_points
+
+        def upsert_stub(i: int) -> float:
+            request = ppb.UpsertPoints(collection_name="bench", wait=True)
+            for n in chunks[i]:
+                point = request.points.add()
+                point.id.num = n
+                point.vectors.vector.dense.data.extend(vectors[n].tolist())
+                point.payload["n"].integer_value = n
+            return timed(lambda: stub.Upsert(request, metadata=metadata, timeout=60))
+
+        def search_stub(i: int) -> float:
+            request = ppb.QueryPoints(
+                collection_name="bench", limit=10, with_payload=ppb.WithPayloadSelector(enable=True)
+            )
+            request.query.nearest.dense.data.extend(queries[i].tolist())
+            return timed(lambda: stub.Query(request, metadata=metadata, timeout=60))
+
+        def search_client(i: int) -> float:
+            query = queries[i].tolist()
+            return timed(lambda: client.query_points("bench", query=query, limit=10))
+
+        def upsert_client(i: int) -> float:
+            points = [
+                models.PointStruct(id=n, vector=vectors[n].tolist(), payload={"n": n})
+                for n in chunks[i]
+            ]
+            return timed(lambda: client.upsert("bench", points))
+
+        out: dict[str, Any] = {
+            "upsert": run_loop("vecgate upsert (gRPC stub)", len(chunks), upsert_stub)
+        }
+        out["search"] = run_loop("vecgate search (gRPC stub)", len(queries), search_stub)
+        out["search_client"] = run_loop(
+            "vecgate search (qdrant-client)", len(queries), search_client
+        )
+        small = chunks[: max(4, len(chunks) // 4)]
+        out["upsert_client"] = run_loop("vecgate upsert (qdrant-client)", len(small), upsert_client)
+        time.sleep(0.3)  # let the last log lines arrive
+        policy: dict[str, list[float]] = {}
+        for record in gateway.requests():
+            policy.setdefault(record["method"], []).append(record["policy_ms"])
+        out["policy_search"] = policy.get("Points/Query", [])
+        out["policy_upsert"] = policy.get("Points/Upsert", [])
+        return out
+    finally:
+        gateway.stop()
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def table(results: dict[str, dict[str, list[float]]], points: int) -> str:
+    rows = [
+        ("top-10 search", "vecgate (gRPC stub)", results["vecgate"]["search"]),
+        ("top-10 search", "vecgate (qdrant-client)", results["vecgate"]["search_client"]),
+        ("top-10 search", "embedded engine in-process", results["edge"]["search"]),
+        ("top-10 search", "qdrant-client local mode", results["local"]["search"]),
+        ("256-point upsert", "vecgate (gRPC stub)", results["vecgate"]["upsert"]),
+        ("256-point upsert", "vecgate (qdrant-client)", results["vecgate"]["upsert_client"]),
+        ("256-point upsert", "embedded engine in-process", results["edge"]["upsert"]),
+        ("256-point upsert", "qdrant-client local mode", results["local"]["upsert"]),
+        ("policy time / search", "vecgate filter chain", results["vecgate"]["policy_search"]),
+        ("policy time / upsert", "vecgate filter chain", results["vecgate"]["policy_upsert"]),
+    ]
+    lines = [
+        f"{points} points x 384 dims, real MiniLM vectors; times in ms",
+        f"{'operation':<22}{'system':<30}{'n':>6}{'p50':>9}{'p95':>9}{'mean':>9}",
+    ]
+    for op, system, samples in rows:
+        s = summary(samples)
+        lines.append(
+            f"{op:<22}{system:<30}{s['n']:>6}{s['p50']:>9.3f}{s['p95']:>9.3f}{s['mean']:>9.3f}"
+        )
+    v, e, loc = (summary(results[k]["search"])["p50"] for k in ("vecgate", "edge", "local"))
+    vu, eu = (summary(results[k]["upsert"])["p50"] for k in ("vecgate", "edge"))
+    lines += [
+        "",
+        f"search: vecgate adds {v - e:.3f} ms (p50) over the engine in-process "
+        f"(x{v / e:.2f}); local mode is x{loc / v:.1f} slower than vecgate",
+        f"upsert: vecgate adds {vu - eu:.3f} ms (p50) per 256 points over the engine in-process "
+        f"(x{vu / eu:.2f})",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--points", type=int, default=10_000)
+    parser.add_argument("--searches", type=int, default=500)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "embeddings")
+    args = parser.parse_args()
+    if not (args.data / "corpus.npz").exists():
+        print(
+            f"bench: {args.data}/corpus.npz not found; pass --data DIR (shared/data/embeddings)",
+            file=sys.stderr,
+        )
+        return 2
+    vectors, queries = load(args.data, args.points, args.searches)
+    progress(f"{len(vectors)} vectors, {len(queries)} queries")
+    work = Path(tempfile.mkdtemp(prefix=f"vecgate-bench-{uuid.uuid4().hex[:6]}-"))
+    try:
+        results = {
+            "vecgate": bench_vecgate(vectors, queries, work),
+            "edge": bench_edge(vectors, queries, work),
+            "local": bench_local(vectors, queries, work),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report = table(results, len(vectors))
+    print(report)
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(
+        json.dumps(
+            {k: {op: summary(s) for op, s in v.items()} for k, v in results.items()}, indent=2
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""Configuration loading and validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from proxy.config import ConfigError, hash_key, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_match_qdrant_ports_and_local_data():
+    """Unconfigured, vecgate listens on Qdrant's ports on loopback, data in ./vecgate-data."""
+    config = load_config()
+    assert (config.server.host, config.server.grpc_port, config.server.http_port) == (
+        "127.0.0.1",
+        6334,
+        6333,
+    )
+    assert config.server.data_dir == Path("vecgate-data")
+    assert (config.tags.model_key, config.tags.version_key) == (
+        "embedding_model",
+        "embedding_version",
+    )
+
+
+def test_example_file_is_valid_and_equals_the_defaults():
+    """vecgate.example.toml loads, and every value it shows is the default."""
+    assert load_config(ROOT / "vecgate.example.toml") == load_config()
+
+
+def test_flags_beat_the_file(tmp_path):
+    """An override (a command-line flag) wins over the file; unset flags leave the file's value."""
+    path = tmp_path / "c.toml"
+    path.write_text("[server]\ngrpc_port = 7000\nhttp_port = 7001\n")
+    config = load_config(path, {"server": {"grpc_port": 8000, "http_port": None}})
+    assert (config.server.grpc_port, config.server.http_port) == (8000, 7001)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[server]\nport = 1\n", "server.port: unknown setting"),
+        ("[server]\ngrpc_port = 70000\n", "server.grpc_port"),
+        ('[tags]\nmodel_key = "a"\nversion_key = "a"\n', "must differ"),
+        ('[[keys]]\nname = "a"\nsha256 = "abc"\n', "keys.0.sha256"),
+        (
+            '[identity]\ndefault = "minilm"\n',
+            "identity.default: embedding model 'minilm' has no version",
+        ),
+        ("not toml = = 1", "not valid TOML"),
+    ],
+)
+def test_bad_configuration_is_refused_with_the_entry_named(tmp_path, text, needle):
+    """Each kind of bad configuration raises ConfigError naming what to fix."""
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path)
+    assert needle in str(excinfo.value)
+
+
+def test_missing_file_is_refused():
+    """A --config path that does not exist stops start-up."""
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(Path("/nonexistent/vecgate.toml"))
+
+
+def test_keys_are_stored_hashed():
+    """hash_key is the SHA-256 hex digest the configuration stores."""
+    assert hash_key("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
