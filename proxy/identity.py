@@ -69,9 +69,10 @@ Binding = Mapping[str, Identity]
 
 
 def binding_text(binding: Binding) -> str:
-    """A binding as users read it: ``minilm@2`` or ``text=minilm@2, image=clip@1``."""
-    if set(binding) == {""}:
-        return str(binding[""])
+    """A binding as users read it: ``minilm@2`` (one model) or ``image=clip@1, text=minilm@2``."""
+    identities = set(binding.values())
+    if len(identities) == 1:
+        return str(next(iter(identities)))
     return ", ".join(f"{name or '(default)'}={ident}" for name, ident in sorted(binding.items()))
 
 
