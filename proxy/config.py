@@ -156,8 +156,9 @@ def _check_identities(config: Config) -> None:
 def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+        if isinstance(value, Mapping):
+            current = merged.get(key)
+            merged[key] = _merge(current if isinstance(current, dict) else {}, value)
         elif value is not None:
             merged[key] = value
     return merged

@@ -44,6 +44,7 @@ class Envelope:
     claim: Claim = field(default_factory=Claim)
     logical: LogicalCollection | None = None
     partition: Partition | None = None
+    backend_op: Op | None = None  # set when a filter rewrote the request into another RPC
     shape: QueryShape | None = None  # search family: what the request compares
     carries_vectors: bool = False
     points: int = 0  # points written

@@ -56,9 +56,8 @@ class Router:
             for item in getattr(request, items):
                 item.collection_name = partition.physical
         try:
-            return await self.backend.handle(
-                env.op.method, request, timeout=env.extra.get("timeout")
-            )
+            op = env.backend_op or env.op
+            return await self.backend.handle(op.method, request, timeout=env.extra.get("timeout"))
         except VecgateError as exc:
             exc.message = exc.message.replace(partition.physical, partition.logical)
             raise

@@ -89,7 +89,7 @@ async def serve(config: Config) -> None:
     }
     # One machine-readable line on stdout: tests and scripts wait for it.
     print(json.dumps(ready, default=str), flush=True)
-    log.info("ready", **ready)
+    log.info("ready", **{k: v for k, v in ready.items() if k != "event"})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -94,6 +94,11 @@ class GatewayProcess:
         """Stop the process (SIGTERM drains); returns its exit code."""
         if self.proc is None:
             return 0
+        # qdrant-client checks the server version in a background thread; let those
+        # finish while the server still answers, or they warn about a dead server.
+        for thread in threading.enumerate():
+            if "_check_compatibility" in thread.name:
+                thread.join(10)
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:

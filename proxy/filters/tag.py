@@ -64,10 +64,10 @@ class Tag(RequestFilter):
             self._guard_delete(request.keys)
         elif name == "ClearPayload":
             env.request = self._clear_to_overwrite(request, values)
-            env.op = _OVERWRITE
+            env.backend_op = _OVERWRITE
         elif name == "UpdateVectors":
             env.request = self._vectors_with_tags(request, values)
-            env.op = _UPDATE_BATCH
+            env.backend_op = _UPDATE_BATCH
             env.extra["unwrap_batch"] = True
         elif name == "UpdateBatch":
             self._tag_batch(request, values)

@@ -117,12 +117,7 @@ def _from_query(msg: Any, name: str, where: str, out: QueryShape) -> None:
         _from_vector_input(feedback.target, name, f"{where}.relevance_feedback.target", out)
         for i, item in enumerate(feedback.feedback):
             _from_vector_input(item.example, name, f"{where}.relevance_feedback[{i}]", out)
-    elif kind == "text":
-        raise Unimplemented(
-            f"{where}: text (BM25) queries are not supported through vecgate yet; "
-            "send a sparse vector made by your model instead",
-            reason="text_query",
-        )
+    # order_by, fusion, rrf, sample, formula and BM25 text queries carry no model vector.
 
 
 def _from_query_points(msg: Any, where: str, out: QueryShape) -> None:

@@ -8,6 +8,7 @@ collection's payloads include the tags vecgate adds, so payloads compare whole.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from qdrant_client import QdrantClient, models
 from qdrant_client.conversions.conversion import GrpcToRest
 from qdrant_client.grpc import points_pb2 as ppb
+from qdrant_client.grpc import qdrant_common_pb2 as common
 
 from tests.gatewayproc import GatewayProcess
 
@@ -29,7 +31,7 @@ SCORE_TOL = 1e-4
 def _payload(n: int, origin: str) -> dict[str, Any]:
     return {
         "n": n,
-        "source": "docstring" if origin.startswith("cpython") else "manpage",
+        "source": origin.split(":")[1].split("/", maxsplit=1)[0],  # the stdlib module it documents
         "bucket": n % 7,
         "score": round((n * 37 % 101) / 10.0, 1),
         "words": ["even" if n % 2 == 0 else "odd", f"mod3_{n % 3}"],
@@ -43,9 +45,8 @@ def data(embeddings) -> dict[str, Any]:
     import json
     from pathlib import Path
 
-    texts = [
-        json.loads(line) for line in (Path(__file__).parent.parent / "data" / "texts.jsonl").open()
-    ]
+    with (Path(__file__).parent.parent / "data" / "texts.jsonl").open() as lines:
+        texts = [json.loads(line) for line in lines]
     vectors = embeddings["corpus_minilm"][:N_POINTS]
     payloads = [_payload(n, texts[n]["origin"]) for n in range(N_POINTS)]
     return {"vectors": vectors, "payloads": payloads, "queries": embeddings["query_minilm"]}
@@ -75,7 +76,11 @@ def pair(gateway: GatewayProcess, data) -> Iterator[tuple[QdrantClient, QdrantCl
 
 
 def compare_scored(remote: list[Any], local: list[Any], *, payloads: bool = True) -> None:
-    """Same hits in the same order (ties may swap), same scores and payloads."""
+    """Same hits in the same order (ties may swap), same scores and payloads.
+
+    Points tied at the last score may differ: the limit cuts that tie arbitrarily in
+    both engines (qdrant-client's congruence tests make the same allowance).
+    """
     assert len(remote) == len(local), (len(remote), len(local))
     for r, loc in zip(remote, local, strict=True):
         assert abs(r.score - loc.score) < SCORE_TOL, (r.id, r.score, loc.id, loc.score)
@@ -85,7 +90,10 @@ def compare_scored(remote: list[Any], local: list[Any], *, payloads: bool = True
         groups.setdefault(key, (set(), set()))
         groups[key][0].add(r.id)
         groups[key][1].add(loc.id)
+    last = round(local[-1].score, 4) if local else None
     for key, (rids, lids) in groups.items():
+        if key == last:  # tied at the cut-off: any of the tied points is a right answer
+            continue
         assert rids == lids, (key, rids, lids)
     if payloads:
         by_id = {loc.id: loc.payload for loc in local}
@@ -97,6 +105,13 @@ def compare_records(remote: list[Any], local: list[Any]) -> None:
     """Same records in the same order with the same payloads."""
     assert [r.id for r in remote] == [loc.id for loc in local]
     assert [r.payload for r in remote] == [loc.payload for loc in local]
+
+
+def _index(client: QdrantClient, field: str, kind: models.PayloadSchemaType) -> None:
+    """Create a payload index (local mode only warns that it has no effect there)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Payload indexes have no effect")
+        client.create_payload_index(COLLECTION, field, kind)
 
 
 def both(pair, method: str, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
@@ -119,7 +134,7 @@ def test_search_with_filter_offset_and_threshold(pair, data):
     """Filters (match, range, nested key, must_not), offset and score threshold match local mode."""
     flt = models.Filter(
         must=[
-            models.FieldCondition(key="source", match=models.MatchValue(value="manpage")),
+            models.FieldCondition(key="source", match=models.MatchValue(value="asyncio")),
             models.FieldCondition(key="score", range=models.Range(gte=2.0, lt=8.5)),
         ],
         must_not=[models.FieldCondition(key="meta.flag", match=models.MatchValue(value=True))],
@@ -152,7 +167,9 @@ def test_query_with_prefetch_and_fusion(pair, data):
             limit=30,
             filter=models.Filter(
                 must=[
-                    models.FieldCondition(key="source", match=models.MatchValue(value="docstring"))
+                    models.FieldCondition(
+                        key="source", match=models.MatchValue(value="_pydecimal.py")
+                    )
                 ]
             ),
         ),
@@ -264,8 +281,8 @@ def test_legacy_search_recommend_discover_rpcs(pair, data):
     reply = remote.grpc_points.Recommend(
         ppb.RecommendPoints(
             collection_name=COLLECTION,
-            positive=[ppb.PointId(num=5)],
-            negative=[ppb.PointId(num=6)],
+            positive=[common.PointId(num=5)],
+            negative=[common.PointId(num=6)],
             limit=10,
             strategy=ppb.RecommendStrategy.AverageVector,
         ),
@@ -336,8 +353,8 @@ def test_scroll_pages_and_count(pair):
 def test_scroll_order_by(pair):
     """Scroll ordered by a payload field (with its index) matches local mode."""
     remote, local = pair
-    remote.create_payload_index(COLLECTION, "score", models.PayloadSchemaType.FLOAT)
-    local.create_payload_index(COLLECTION, "score", models.PayloadSchemaType.FLOAT)
+    for client in pair:
+        _index(client, "score", models.PayloadSchemaType.FLOAT)
     r, _ = remote.scroll(
         COLLECTION,
         limit=20,
@@ -369,7 +386,7 @@ def test_facet(pair):
     """Facet counts of a keyword field match local mode."""
     remote, local = pair
     for client in pair:
-        client.create_payload_index(COLLECTION, "source", models.PayloadSchemaType.KEYWORD)
+        _index(client, "source", models.PayloadSchemaType.KEYWORD)
     r = remote.facet(COLLECTION, "source", exact=True)
     loc = local.facet(COLLECTION, "source", exact=True)
     assert sorted((h.value, h.count) for h in r.hits) == sorted(

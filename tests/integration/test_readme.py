@@ -29,7 +29,7 @@ def test_readme_walkthrough_runs_as_written(tmp_path):
             f'QdrantClient("localhost", prefer_grpc=True, grpc_port={gw.grpc_port}, '
             f"port={gw.http_port},",
         )
-        assert wired.count(f"grpc_port={gw.grpc_port}") == 3
+        assert wired.count(f"grpc_port={gw.grpc_port}") == 1
         result = subprocess.run(
             [sys.executable, "-W", "error", "-c", wired],
             capture_output=True,

@@ -71,3 +71,9 @@ def test_missing_file_is_refused():
 def test_keys_are_stored_hashed():
     """hash_key is the SHA-256 hex digest the configuration stores."""
     assert hash_key("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_unset_flags_leave_defaults():
+    """Flags the user did not give (None) neither override the file nor break validation."""
+    config = load_config(None, {"server": {"host": None, "grpc_port": None, "data_dir": None}})
+    assert config.server == load_config().server

@@ -118,7 +118,9 @@ def test_clear_payload_becomes_an_overwrite_with_the_tags():
     clear.points.points.ids.add().num = 4
     env = _envelope("/qdrant.Points/ClearPayload", clear)
     Tag(TagConfig()).on_request(env)
-    assert env.op.name == "OverwritePayload"
+    assert env.op.name == "ClearPayload"
+    assert env.backend_op is not None
+    assert env.backend_op.name == "OverwritePayload"
     assert env.request.wait is True
     assert dict(env.request.payload)["embedding_model"].string_value == "m"
     assert [i.num for i in env.request.points_selector.points.ids] == [4]

@@ -1,0 +1,75 @@
+"""Engine results (`ScoredPoint`, `Record`) written into Qdrant's protobuf responses.
+
+Hot path: one call per hit. Fields are written straight into the repeated field's
+new element (`add()`), never built separately and copied.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from qdrant_client.grpc import points_pb2 as ppb
+
+from adapters.embedded.values import python_to_payload, python_to_point_id
+from adapters.embedded.vectors import fill_vectors_output
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import qdrant_edge as qe
+
+
+def elapsed(start: float) -> float:
+    """Seconds since `start` (a `time.perf_counter()` reading), for a response's `time`."""
+    return time.perf_counter() - start
+
+
+def fill_scored_point(p: qe.ScoredPoint, out: ppb.ScoredPoint) -> None:
+    """Write one engine hit into a protobuf `ScoredPoint`."""
+    python_to_point_id(p.id, out.id)
+    out.score = p.score
+    out.version = p.version
+    payload = p.payload
+    if payload:
+        python_to_payload(payload, out.payload)
+    vector = p.vector
+    if vector is not None:
+        fill_vectors_output(vector, out.vectors)
+    order_value = p.order_value
+    if order_value is not None:
+        fill_order_value(order_value, out.order_value)
+
+
+def fill_scored_points(points: Iterable[qe.ScoredPoint], out: Any) -> None:
+    """Append engine hits to a repeated `ScoredPoint` field."""
+    for p in points:
+        fill_scored_point(p, out.add())
+
+
+def fill_retrieved_point(r: qe.Record, out: ppb.RetrievedPoint) -> None:
+    """Write one engine record into a protobuf `RetrievedPoint`."""
+    python_to_point_id(r.id, out.id)
+    payload = r.payload
+    if payload:
+        python_to_payload(payload, out.payload)
+    vector = r.vector
+    if vector is not None:
+        fill_vectors_output(vector, out.vectors)
+    order_value = r.order_value
+    if order_value is not None:
+        fill_order_value(order_value, out.order_value)
+
+
+def fill_retrieved_points(records: Iterable[qe.Record], out: Any) -> None:
+    """Append engine records to a repeated `RetrievedPoint` field."""
+    for r in records:
+        fill_retrieved_point(r, out.add())
+
+
+def fill_order_value(value: int | float, out: ppb.OrderValue) -> None:
+    """An order-by value keeps its kind: integer fields give `int`, others `float`."""
+    if isinstance(value, int):
+        out.int = value
+    else:
+        out.float = value
