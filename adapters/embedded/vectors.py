@@ -15,6 +15,7 @@ import qdrant_edge as qe
 from qdrant_client.grpc import points_pb2 as ppb
 
 from proxy.errors import InvalidArgument, Unimplemented
+from proxy.wire import packed_floats
 
 NO_INFERENCE = "vecgate does not run inference; send vectors"
 
@@ -38,11 +39,12 @@ def vector_to_edge(v: ppb.Vector) -> qe.NamedVector:
     """One protobuf `Vector` (dense, sparse or multi-dense) as an engine vector."""
     kind = v.WhichOneof("vector")
     if kind == "dense":
-        return list(v.dense.data)
+        dense: list[float] = packed_floats(v.dense).tolist()
+        return dense
     if kind == "sparse":
         return sparse_vector(v.sparse.indices, v.sparse.values)
     if kind == "multi_dense":
-        return [list(d.data) for d in v.multi_dense.vectors]
+        return [packed_floats(d).tolist() for d in v.multi_dense.vectors]
     if kind in _INFERENCE_KINDS:
         raise Unimplemented(NO_INFERENCE)
     if kind is None:

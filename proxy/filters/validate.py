@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
 
 from proxy.chain import RequestFilter
 from proxy.envelope import Envelope
@@ -11,6 +14,7 @@ from proxy.errors import InvalidArgument
 from proxy.frontend.ops import Kind
 from proxy.frontend.walk import QueryVector, point_vectors, written_points
 from proxy.registry import Partition
+from proxy.wire import packed_matrix
 
 
 class Validate(RequestFilter):
@@ -24,8 +28,38 @@ class Validate(RequestFilter):
         if env.op.kind is Kind.SEARCH and env.shape is not None:
             check_vectors(env.shape.vectors, partition)
         elif env.op.kind is Kind.WRITE:
-            for where, point in written_points(env.op.name, env.request):
-                check_vectors(point_vectors(point, _point_label(where, point)), partition)
+            check_written_points(env.op.name, env.request, partition)
+
+
+def check_written_points(op_name: str, request: object, partition: Partition) -> None:
+    """Check every written point; plain dense vectors take a batched fast path.
+
+    The fast path reads all unnamed dense vectors from their wire bytes at once and
+    checks them for NaN/Inf in one numpy pass; anything else (named, sparse,
+    multi-dense) and any refusal goes through `check_vectors`, which words it.
+    """
+    default = partition.vectors.get("")
+    fast = default is not None and default.size is not None and not default.multivector
+    batch: list[tuple[str, Any]] = []
+    for where, point in written_points(op_name, request):
+        vectors = point.vectors
+        if (
+            fast
+            and vectors.WhichOneof("vectors_options") == "vector"
+            and vectors.vector.WhichOneof("vector") == "dense"
+        ):
+            batch.append((where, point))
+        else:
+            check_vectors(point_vectors(point, _point_label(where, point)), partition)
+    if not batch:
+        return
+    assert default is not None
+    assert default.size is not None
+    matrix = packed_matrix([point.vectors.vector.dense for _, point in batch], default.size)
+    if matrix is not None and np.isfinite(matrix).all():
+        return
+    for where, point in batch:  # find and word the first refusal
+        check_vectors(point_vectors(point, _point_label(where, point)), partition)
 
 
 def _point_label(where: str, point: object) -> str:
