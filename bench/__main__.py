@@ -144,8 +144,10 @@ def bench_local(vectors: np.ndarray, queries: np.ndarray, work: Path) -> dict[st
 
 
 def bench_vecgate(vectors: np.ndarray, queries: np.ndarray, work: Path) -> dict[str, Any]:
+    import grpc
     from qdrant_client import models
     from qdrant_client.grpc import points_pb2 as ppb
+    from qdrant_client.grpc import qdrant_pb2, qdrant_pb2_grpc
 
     gateway = GatewayProcess(work / "vecgate").start()
     try:
@@ -184,9 +186,15 @@ def bench_vecgate(vectors: np.ndarray, queries: np.ndarray, work: Path) -> dict[
             ]
             return timed(lambda: client.upsert("bench", points))
 
+        root = qdrant_pb2_grpc.QdrantStub(grpc.insecure_channel(f"127.0.0.1:{gateway.grpc_port}"))
+
+        def health(i: int) -> float:
+            return timed(lambda: root.HealthCheck(qdrant_pb2.HealthCheckRequest(), timeout=60))
+
         out: dict[str, Any] = {
             "upsert": run_loop("vecgate upsert (gRPC stub)", len(chunks), upsert_stub)
         }
+        out["health"] = run_loop("vecgate HealthCheck (gRPC floor)", len(queries), health)
         out["search"] = run_loop("vecgate search (gRPC stub)", len(queries), search_stub)
         out["search_client"] = run_loop(
             "vecgate search (qdrant-client)", len(queries), search_client
@@ -195,8 +203,16 @@ def bench_vecgate(vectors: np.ndarray, queries: np.ndarray, work: Path) -> dict[
         out["upsert_client"] = run_loop("vecgate upsert (qdrant-client)", len(small), upsert_client)
         time.sleep(0.3)  # let the last log lines arrive
         policy: dict[str, list[float]] = {}
+        served: dict[str, list[float]] = {}
+        backend: dict[str, list[float]] = {}
         for record in gateway.requests():
             policy.setdefault(record["method"], []).append(record["policy_ms"])
+            served.setdefault(record["method"], []).append(record["latency_ms"])
+            backend.setdefault(record["method"], []).append(record["backend_ms"])
+        out["backend_search"] = backend.get("Points/Query", [])
+        out["backend_upsert"] = backend.get("Points/Upsert", [])
+        out["server_search"] = served.get("Points/Query", [])
+        out["server_upsert"] = served.get("Points/Upsert", [])
         out["policy_search"] = policy.get("Points/Query", [])
         out["policy_upsert"] = policy.get("Points/Upsert", [])
         return out
@@ -217,6 +233,11 @@ def table(results: dict[str, dict[str, list[float]]], points: int) -> str:
         ("256-point upsert", "vecgate (qdrant-client)", results["vecgate"]["upsert_client"]),
         ("256-point upsert", "embedded engine in-process", results["edge"]["upsert"]),
         ("256-point upsert", "qdrant-client local mode", results["local"]["upsert"]),
+        ("gRPC round trip", "vecgate HealthCheck", results["vecgate"]["health"]),
+        ("server time / search", "vecgate, request log", results["vecgate"]["server_search"]),
+        ("server time / upsert", "vecgate, request log", results["vecgate"]["server_upsert"]),
+        ("engine time / search", "vecgate, request log", results["vecgate"]["backend_search"]),
+        ("engine time / upsert", "vecgate, request log", results["vecgate"]["backend_upsert"]),
         ("policy time / search", "vecgate filter chain", results["vecgate"]["policy_search"]),
         ("policy time / upsert", "vecgate filter chain", results["vecgate"]["policy_upsert"]),
     ]

@@ -52,4 +52,5 @@ class Envelope:
     reason: str | None = None
     started: float = field(default_factory=time.perf_counter)
     policy_seconds: float = 0.0
+    backend_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)

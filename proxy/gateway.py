@@ -117,4 +117,5 @@ class Gateway:
             points=env.points or None,
             latency_ms=round((time.perf_counter() - env.started) * 1000, 3),
             policy_ms=round(env.policy_seconds * 1000, 3),
+            backend_ms=round(env.backend_seconds * 1000, 3),
         )

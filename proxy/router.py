@@ -3,6 +3,7 @@ operations, and send data requests to the backend under their partition's name."
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from qdrant_client.grpc import qdrant_pb2
@@ -55,9 +56,12 @@ class Router:
         if items:
             for item in getattr(request, items):
                 item.collection_name = partition.physical
+        op = env.backend_op or env.op
+        start = time.perf_counter()
         try:
-            op = env.backend_op or env.op
             return await self.backend.handle(op.method, request, timeout=env.extra.get("timeout"))
         except VecgateError as exc:
             exc.message = exc.message.replace(partition.physical, partition.logical)
             raise
+        finally:
+            env.backend_seconds = time.perf_counter() - start
