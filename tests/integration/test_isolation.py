@@ -243,3 +243,62 @@ def test_delete_with_identity_drops_one_version_and_without_drops_all(gateway, n
     # Nothing of it is left in the backend either: recreating starts empty.
     _create(app2, name)
     assert app2.count(name).count == 0
+
+
+def test_named_vectors_take_per_name_identities(gateway, name, embeddings):
+    """x-embedding-model-<vector> binds each named vector; a mismatch on one name is refused."""
+    headers = {"x-embedding-model-text": "minilm@1", "x-embedding-model-title": "minilm@2"}
+    app = gateway.client(headers=headers)
+    app.create_collection(
+        name,
+        vectors_config={
+            "text": models.VectorParams(size=384, distance=models.Distance.COSINE),
+            "title": models.VectorParams(size=384, distance=models.Distance.COSINE),
+        },
+    )
+    corpus, corpus_ft = embeddings["corpus_minilm"], embeddings["corpus_minilm_ft"]
+    app.upsert(
+        name,
+        [
+            models.PointStruct(
+                id=i, vector={"text": corpus[i].tolist(), "title": corpus_ft[i].tolist()}
+            )
+            for i in range(5)
+        ],
+    )
+    (record,) = app.retrieve(name, [0], with_payload=True)
+    assert record.payload == {
+        "embedding_model": "text=minilm,title=minilm",
+        "embedding_version": "text=1,title=2",
+    }
+    hits = app.query_points(name, query=corpus_ft[3].tolist(), using="title", limit=1).points
+    assert hits[0].id == 3
+    swapped = gateway.client(
+        headers={"x-embedding-model-text": "minilm@2", "x-embedding-model-title": "minilm@2"}
+    )
+    with pytest.raises(grpc.RpcError) as excinfo:
+        swapped.query_points(name, query=corpus[3].tolist(), using="text", limit=1)
+    assert _status(excinfo) is grpc.StatusCode.FAILED_PRECONDITION
+    assert "text=minilm@1" in _details(excinfo)
+
+
+def test_recommend_by_id_stays_inside_the_partition(gateway, name, embeddings):
+    """Recommend by point id uses the stored vector of the caller's version, never another's."""
+    app1, app2 = gateway.client(V1), gateway.client(V2)
+    _create(app1, name)
+    _create(app2, name)
+    corpus, corpus_ft = embeddings["corpus_minilm"], embeddings["corpus_minilm_ft"]
+    app1.upsert(name, _points(corpus, range(200)))
+    app2.upsert(name, _points(corpus_ft, range(200)))
+    query = models.RecommendQuery(recommend=models.RecommendInput(positive=[7]))
+    got1 = [p.id for p in app1.query_points(name, query=query, limit=5).points]
+    got2 = [p.id for p in app2.query_points(name, query=query, limit=5).points]
+
+    def expected(vectors: np.ndarray) -> list[int]:
+        scores = vectors[:200] @ vectors[7]
+        order = [int(i) for i in np.argsort(-scores) if i != 7]
+        return order[:5]
+
+    assert got1 == expected(corpus)
+    assert got2 == expected(corpus_ft)
+    assert got1 != got2
