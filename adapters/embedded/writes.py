@@ -44,7 +44,7 @@ from adapters.embedded.vectors import point_vector_to_edge
 from proxy.errors import InvalidArgument, NotFound, Unimplemented
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
     from adapters.embedded.catalog import Catalog, Collection
 
@@ -235,6 +235,20 @@ def _optional(message: Any, name: str) -> Any:
 # ------------------------------------------------------------------ plans
 
 
+def _converted(
+    collection: Collection, points: Iterable[Any], missing_id: str
+) -> Iterator[tuple[qe.PointId, qe.Vector, Any]]:
+    """(id, checked engine vector, message) for each point of an upsert or vector update."""
+    specs = vector_specs(collection.config)
+    for point in points:
+        key = _point_key(point, missing_id)
+        if not point.HasField("vectors"):
+            raise InvalidArgument("Expected some vectors")
+        vector = point_vector_to_edge(point.vectors)
+        check_vectors(specs, vector)
+        yield key, vector, point
+
+
 def plan_upsert(
     collection: Collection,
     points: Iterable[ppb.PointStruct],
@@ -242,15 +256,9 @@ def plan_upsert(
     update_mode: int | None = None,
 ) -> Step:
     """Convert and check every point; the upsert creates them (unless update-only)."""
-    specs = vector_specs(collection.config)
     engine_points = []
     keys = []
-    for point in points:
-        key = _point_key(point, "Empty ID is not allowed")
-        if not point.HasField("vectors"):
-            raise InvalidArgument("Expected some vectors")
-        vector = point_vector_to_edge(point.vectors)
-        check_vectors(specs, vector)
+    for key, vector, point in _converted(collection, points, "Empty ID is not allowed"):
         payload = payload_to_python(point.payload) if point.payload else None
         engine_points.append(qe.Point(key, vector, payload))
         keys.append(key)
@@ -272,15 +280,9 @@ def plan_update_vectors(
     collection: Collection, points: Iterable[ppb.PointVectors], update_filter: Any = None
 ) -> Step:
     """Replace the given vectors of existing points."""
-    specs = vector_specs(collection.config)
     engine_points = []
     keys = []
-    for point in points:
-        key = _point_key(point, "id is expected")
-        if not point.HasField("vectors"):
-            raise InvalidArgument("vectors is expected")
-        vector = point_vector_to_edge(point.vectors)
-        check_vectors(specs, vector)
+    for key, vector, _ in _converted(collection, points, "id is expected"):
         engine_points.append(qe.PointVectors(key, vector))
         keys.append(key)
     op = qe.UpdateOperation.update_vectors(engine_points, to_edge_filter(update_filter))

@@ -46,38 +46,34 @@ def _inference_refusal(where: str) -> Unimplemented:
     )
 
 
-def _from_vector_input(msg: Any, name: str, where: str, out: QueryShape) -> None:
-    """A `VectorInput` (Query API): an id, a dense, sparse or multi-dense vector."""
-    kind = msg.WhichOneof("variant")
+def _add_typed(msg: Any, kind: str | None, name: str, where: str, out: QueryShape) -> bool:
+    """Add a dense, multi-dense or sparse member (`Vector` and `VectorInput` share them)."""
     out.names.add(name)
     if kind == "dense":
         out.vectors.append(QueryVector(name, where, dense=msg.dense.data))
     elif kind == "multi_dense":
-        out.vectors.append(
-            QueryVector(name, where, multi=[v.data for v in msg.multi_dense.vectors])
-        )
+        rows = [v.data for v in msg.multi_dense.vectors]
+        out.vectors.append(QueryVector(name, where, multi=rows))
     elif kind == "sparse":
         sparse = msg.sparse
         out.vectors.append(QueryVector(name, where, sparse=(sparse.indices, sparse.values)))
     elif kind in _INFERENCE:
         raise _inference_refusal(where)
+    else:
+        return False
+    return True
+
+
+def _from_vector_input(msg: Any, name: str, where: str, out: QueryShape) -> None:
+    """A `VectorInput` (Query API): an id (no raw vector) or a typed vector."""
+    _add_typed(msg, msg.WhichOneof("variant"), name, where, out)
 
 
 def _from_vector(msg: Any, name: str, where: str, out: QueryShape) -> None:
-    """A `Vector` (recommend/discover examples, points): dense, sparse, multi or legacy."""
-    kind = msg.WhichOneof("vector")
-    out.names.add(name)
-    if kind == "dense":
-        out.vectors.append(QueryVector(name, where, dense=msg.dense.data))
-    elif kind == "multi_dense":
-        out.vectors.append(
-            QueryVector(name, where, multi=[v.data for v in msg.multi_dense.vectors])
-        )
-    elif kind == "sparse":
-        out.vectors.append(QueryVector(name, where, sparse=(msg.sparse.indices, msg.sparse.values)))
-    elif kind in _INFERENCE:
-        raise _inference_refusal(where)
-    elif msg.HasField("indices"):
+    """A `Vector` (recommend/discover examples, points): typed, or the legacy flat form."""
+    if _add_typed(msg, msg.WhichOneof("vector"), name, where, out):
+        return
+    if msg.HasField("indices"):
         out.vectors.append(QueryVector(name, where, sparse=(msg.indices.data, msg.data)))
     elif msg.vectors_count > 1:
         data, count = msg.data, msg.vectors_count
