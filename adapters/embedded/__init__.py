@@ -66,7 +66,9 @@ def engine_error(exc: BaseException) -> VecgateError:
         return NotFound(f"Not found: {text} found", reason="no_point")
     if text in _RENAMED:
         return InvalidArgument(f"Wrong input: {_RENAMED[text]}")
-    bad_input = isinstance(exc, ValueError | TypeError | OverflowError)
+    # ValueError/OverflowError: the engine refused a value the client sent. A TypeError
+    # means vecgate built an engine object wrongly: a bug of ours, reported as INTERNAL.
+    bad_input = isinstance(exc, ValueError | OverflowError)
     if bad_input or text.startswith(_BAD_INPUT_PREFIXES) or _INCOMPATIBLE in text:
         return InvalidArgument(text if text.startswith("Wrong input") else f"Wrong input: {text}")
     return Internal(f"Service internal error: {text}")
