@@ -10,4 +10,4 @@ def make_backend(config: Config) -> Backend:
     """The backend for `config.backend.url` (only ``embedded`` in this release)."""
     from adapters.embedded import EmbeddedBackend
 
-    return EmbeddedBackend(config.server.data_dir)
+    return EmbeddedBackend(config.server.data_dir, sync_writes=config.backend.sync_writes)

@@ -118,7 +118,7 @@ class CollectionOps:
         async with self.registry.lock:
             state = await self.registry.refresh()
             if name in state.aliases:
-                raise AlreadyExists(
+                raise InvalidArgument(
                     f"Wrong input: Alias with name `{name}` already exists!",
                     reason="name_taken",
                 )
