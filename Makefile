@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck unit bench clean
+.PHONY: serve test lint typecheck unit bench protos clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,9 @@ test: lint typecheck  ## lint, type-check and run the whole suite
 
 bench: $(STAMP)  ## side-by-side speed table (needs ../shared/data/embeddings)
 	$(BIN)/python -m bench $(ARGS)
+
+protos: $(STAMP)  ## regenerate proxy/admin/generated from protos/
+	$(BIN)/python -m proxy.admin.codegen
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache vecgate-data

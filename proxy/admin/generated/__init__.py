@@ -1,0 +1,1 @@
+"""Generated from protos/vecgate/v1/admin.proto."""
