@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -98,12 +100,43 @@ class IdentityConfig(_Strict):
     collections: dict[str, str] = Field(default_factory=dict)
 
 
+Role = Literal["reader", "writer", "admin"]
+
+
 class KeyConfig(_Strict):
-    """An API key (stored as its SHA-256) bound to a model identity."""
+    """An API key (stored as its SHA-256): its identity, role and collection scope.
+
+    Roles: ``reader`` reads and searches; ``writer`` also writes and manages
+    collections; ``admin`` also calls the admin API. ``collections`` limits the
+    logical collections the key reaches (``["*"]``: all).
+    """
 
     name: str = Field(min_length=1)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     identity: str | None = None
+    role: Role = "writer"
+    collections: tuple[str, ...] = ("*",)
+
+
+Distance = Literal["Cosine", "Euclid", "Dot", "Manhattan"]
+
+
+class ModelConfig(_Strict):
+    """A model version known to vecgate: its shape, provenance and sunset date."""
+
+    name: str = Field(min_length=3, description="name@version, pinned")
+    dimension: int | None = Field(default=None, ge=1, le=65536)
+    distance: Distance | None = None
+    digest: str | None = None
+    sunset: date | None = None
+    notes: str = ""
+
+
+class DeprecationConfig(_Strict):
+    """How vecgate treats models near or past their provider's sunset date."""
+
+    warn_days: int = Field(default=30, ge=0, le=3650)
+    on_sunset: Literal["allow", "refuse"] = "allow"
 
 
 class Config(_Strict):
@@ -115,6 +148,8 @@ class Config(_Strict):
     pinning: PinningConfig = PinningConfig()
     identity: IdentityConfig = IdentityConfig()
     keys: tuple[KeyConfig, ...] = ()
+    models: tuple[ModelConfig, ...] = ()
+    deprecation: DeprecationConfig = DeprecationConfig()
 
     @model_validator(mode="after")
     def _keys_unique(self) -> Config:
@@ -128,6 +163,10 @@ class Config(_Strict):
             if key.name in seen.values():
                 raise ValueError(f"keys: the name {key.name!r} is used twice")
             seen[key.sha256] = key.name
+        names = [model.name for model in self.models]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"models: {name!r} is listed twice")
         return self
 
     def pin_policy(self) -> PinPolicy:
@@ -148,6 +187,7 @@ def _check_identities(config: Config) -> None:
         entries.append(("identity.default", config.identity.default))
     entries += [(f"identity.collections.{c}", v) for c, v in config.identity.collections.items()]
     entries += [(f"keys.{k.name}.identity", k.identity) for k in config.keys if k.identity]
+    entries += [(f"models.{m.name}", m.name) for m in config.models]
     for where, text in entries:
         try:
             policy.check(Identity.parse(text), where=where)
@@ -178,8 +218,57 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
-    """Read `path` (TOML) if given, apply `overrides` (flags win), validate everything."""
+ENV_PREFIX = "VECGATE_"
+ADMIN_KEY_ENV = "VECGATE_ADMIN_KEY"
+_SECTIONS = ("server", "backend", "tags", "deprecation")
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Single settings from the environment: ``VECGATE_<SECTION>_<SETTING>``.
+
+    For example ``VECGATE_SERVER_GRPC_PORT=7334`` or ``VECGATE_BACKEND_SYNC_WRITES=true``;
+    ``VECGATE_IDENTITY_DEFAULT=minilm@1``. Values are validated like the file's.
+    """
+    out: dict[str, Any] = {}
+    for section in _SECTIONS:
+        model = Config.model_fields[section].annotation
+        assert isinstance(model, type)
+        for name in model.model_fields:
+            value = environ.get(f"{ENV_PREFIX}{section}_{name}".upper())
+            if value is not None:
+                out.setdefault(section, {})[name] = value
+    default = environ.get(f"{ENV_PREFIX}IDENTITY_DEFAULT")
+    if default is not None:
+        out["identity"] = {"default": default}
+    return out
+
+
+def _with_admin_key(raw: dict[str, Any], admin_key: str | None) -> dict[str, Any]:
+    """Add the quick-start admin key (flag or VECGATE_ADMIN_KEY) as an admin binding."""
+    if not admin_key:
+        return raw
+    digest = hash_key(admin_key)
+    keys = list(raw.get("keys", ()))
+    if any(isinstance(k, Mapping) and k.get("sha256") == digest for k in keys):
+        return raw
+    keys.append({"name": "admin", "sha256": digest, "role": "admin"})
+    return {**raw, "keys": keys}
+
+
+def load_config(
+    path: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    admin_key: str | None = None,
+) -> Config:
+    """Read `path` (TOML), then the environment, then `overrides` (flags); validate all.
+
+    `admin_key` (or ``VECGATE_ADMIN_KEY``) adds a key named ``admin`` with the admin
+    role, for a quick start without writing its hash into the file.
+    """
+    environ = os.environ if environ is None else environ
+    where = f"{path}: " if path is not None else ""
     raw: dict[str, Any] = {}
     if path is not None:
         try:
@@ -188,10 +277,14 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = 
             raise ConfigError(f"config file {path} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    raw = _merge(raw, overrides or {})
+    raw = _merge(_merge(raw, env_overrides(environ)), overrides or {})
+    raw = _with_admin_key(raw, admin_key or environ.get(ADMIN_KEY_ENV))
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"invalid configuration: {_describe(exc)}") from None
-    _check_identities(config)
+        raise ConfigError(f"{where}invalid configuration: {_describe(exc)}") from None
+    try:
+        _check_identities(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}{exc}") from None
     return config
