@@ -28,6 +28,7 @@ from proxy.errors import (
     VecgateError,
 )
 from proxy.identity import Identity
+from proxy.models import ModelRegistry
 from proxy.naming import PREFIX, physical_name
 from proxy.registry import METADATA_KEY, LogicalCollection, Partition, Registry, VectorSpec
 from proxy.routing import choose_partition, missing_identity
@@ -68,9 +69,10 @@ def _check_user_metadata(metadata: Any) -> None:
 class CollectionOps:
     """The terminal for `qdrant.Collections` RPCs."""
 
-    def __init__(self, backend: Backend, registry: Registry) -> None:
+    def __init__(self, backend: Backend, registry: Registry, models: ModelRegistry) -> None:
         self.backend = backend
         self.registry = registry
+        self.models = models
         self._handlers: dict[str, Callable[[Envelope], Awaitable[Any]]] = {
             "Create": self.create,
             "Get": self.get,
@@ -115,6 +117,7 @@ class CollectionOps:
             if identity is None:
                 raise missing_identity("Collections/Create", name, specs)
             binding[vector_name] = identity
+            self._check_known_shape(identity, vector_name, specs[vector_name])
         async with self.registry.lock:
             state = await self.registry.refresh()
             if name in state.aliases:
@@ -152,6 +155,25 @@ class CollectionOps:
                     raise
             await self.registry.refresh()
         return cpb.CollectionOperationResponse(result=True, time=_elapsed(start))
+
+    def _check_known_shape(self, identity: Identity, name: str, spec: VectorSpec) -> None:
+        """Refuse a dimension or distance that contradicts the model's registered one."""
+        record = self.models.get(identity)
+        if record is None or spec.size is None:
+            return
+        if record.dimension and record.dimension != spec.size:
+            raise InvalidArgument(
+                f"vector {name or '(default)'} is declared with {spec.size} dimensions, but "
+                f"{identity} is registered with {record.dimension}; declare "
+                f"size={record.dimension}",
+                reason="model_shape",
+            )
+        if record.distance and record.distance != spec.distance:
+            raise InvalidArgument(
+                f"vector {name or '(default)'} is declared with distance {spec.distance}, but "
+                f"{identity} is registered with {record.distance}",
+                reason="model_shape",
+            )
 
     async def _alias(self, alias: str, physical: str) -> None:
         change = cpb.ChangeAliases()

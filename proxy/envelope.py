@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from proxy.identity import Identity
 
 if TYPE_CHECKING:
+    from proxy.config import KeyConfig
     from proxy.frontend.ops import Op
     from proxy.frontend.walk import QueryShape
     from proxy.registry import LogicalCollection, Partition
@@ -40,7 +41,8 @@ class Envelope:
     request: Any
     metadata: dict[str, str]
     collection: str | None = None  # the client-facing name (logical or alias)
-    key_name: str | None = None  # the bound API key's name, if any
+    key: KeyConfig | None = None  # the configured key the request presented
+    key_name: str | None = None  # its name
     claim: Claim = field(default_factory=Claim)
     logical: LogicalCollection | None = None
     partition: Partition | None = None
@@ -53,4 +55,5 @@ class Envelope:
     started: float = field(default_factory=time.perf_counter)
     policy_seconds: float = 0.0
     backend_seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # sent as vecgate-warning trailers
     extra: dict[str, Any] = field(default_factory=dict)

@@ -9,44 +9,56 @@ import grpc
 import structlog
 
 from adapters.base import Backend
-from proxy.chain import Chain
+from proxy.chain import Chain, Filter
 from proxy.collection_ops import CollectionOps
 from proxy.config import Config
 from proxy.envelope import Envelope
 from proxy.errors import Internal, VecgateError
 from proxy.filters.authenticate import Authenticate
+from proxy.filters.deprecation import Deprecation
 from proxy.filters.identify import Identify
 from proxy.filters.route import Route
 from proxy.filters.tag import Tag
 from proxy.filters.validate import Validate
 from proxy.frontend.ops import OPS, Op
+from proxy.models import ModelRegistry
 from proxy.registry import Registry
 from proxy.router import Router
 
 log = structlog.get_logger("vecgate.request")
 
+WARNING_TRAILER = "vecgate-warning"
+
+
+def routing_filters(config: Config, registry: Registry, models: ModelRegistry) -> list[Filter]:
+    """The steps that decide where a request goes (or why it may not): also `Explain`'s."""
+    return [
+        Authenticate(config.keys, registry),
+        Identify(
+            config.pin_policy(),
+            keys=config.keys,
+            default=config.identity.default,
+            collection_defaults=config.identity.collections,
+        ),
+        Route(registry),
+        Deprecation(models, config.deprecation),
+    ]
+
 
 class Gateway:
     """One request path: envelope -> authenticate, identify, route, validate, tag -> router."""
 
-    def __init__(self, config: Config, backend: Backend, registry: Registry) -> None:
+    def __init__(
+        self, config: Config, backend: Backend, registry: Registry, models: ModelRegistry
+    ) -> None:
         self.config = config
         self.backend = backend
         self.registry = registry
+        self.models = models
+        self.filters = routing_filters(config, registry, models)
         self.chain = Chain(
-            [
-                Authenticate(config.keys),
-                Identify(
-                    config.pin_policy(),
-                    keys=config.keys,
-                    default=config.identity.default,
-                    collection_defaults=config.identity.collections,
-                ),
-                Route(registry),
-                Validate(),
-                Tag(config.tags),
-            ],
-            Router(backend, CollectionOps(backend, registry)),
+            [*self.filters, Validate(), Tag(config.tags)],
+            Router(backend, CollectionOps(backend, registry, models)),
         )
         self.log_requests = config.server.log_requests
 
@@ -86,7 +98,10 @@ class Gateway:
         """Run one request through the chain; turn a refusal into its status."""
         error: VecgateError | None = None
         try:
-            return await self.chain.run(env)
+            response = await self.chain.run(env)
+            if env.warnings:
+                context.set_trailing_metadata(tuple((WARNING_TRAILER, w) for w in env.warnings))
+            return response
         except VecgateError as exc:
             error = exc
             env.decision, env.reason = "refused", exc.reason

@@ -14,16 +14,21 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from adapters.base import Backend
+from proxy.admin.generated import admin_pb2, admin_pb2_grpc
+from proxy.admin.service import AdminService
 from proxy.backends import make_backend
 from proxy.config import Config
+from proxy.filters.deprecation import utc_today
 from proxy.frontend.ops import SERVICES
 from proxy.gateway import Gateway
 from proxy.http import HttpSide
+from proxy.models import ModelRegistry
 from proxy.registry import Registry
 
 log = structlog.get_logger("vecgate.server")
 
 GRACE_SECONDS = 5.0
+DAY_SECONDS = 24 * 3600.0
 
 
 @dataclass
@@ -36,13 +41,34 @@ class Running:
     health: health.HealthServicer
     grpc_port: int
     http_port: int
+    watch: asyncio.Task[None]
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Report NOT_SERVING, let in-flight calls finish, close the backend."""
+        self.watch.cancel()
         self.health.enter_graceful_shutdown()
         await self.http.stop()
         await self.grpc_server.stop(grace)
         await self.backend.close()
+
+
+async def watch_deprecations(config: Config, registry: Registry, models: ModelRegistry) -> None:
+    """Log a warning for every model in use near or past its sunset: at start, then daily."""
+    while True:
+        today = utc_today()
+        in_use = {i for p in registry.state.by_physical.values() for i in p.binding.values()}
+        for record in models.all():
+            state = record.deprecation(today, config.deprecation)
+            if state and record.identity in in_use:
+                log.warning(
+                    "model deprecation",
+                    model=str(record.identity),
+                    state=state,
+                    detail=record.warning(today),
+                )
+        await asyncio.sleep(DAY_SECONDS)
+        await models.refresh()
+        await registry.refresh()
 
 
 async def start(config: Config) -> Running:
@@ -50,7 +76,9 @@ async def start(config: Config) -> Running:
     backend = make_backend(config)
     registry = Registry(backend)
     await registry.refresh()
-    gateway = Gateway(config, backend, registry)
+    models = ModelRegistry(backend, config.models, config.pin_policy())
+    await models.refresh()
+    gateway = Gateway(config, backend, registry, models)
     limit = config.server.max_message_mb * 1024 * 1024
     server = grpc.aio.server(
         options=[
@@ -60,10 +88,14 @@ async def start(config: Config) -> Running:
         ]
     )
     server.add_generic_rpc_handlers(gateway.handlers())
+    admin_pb2_grpc.add_AdminServicer_to_server(  # type: ignore[no-untyped-call]  # generated
+        AdminService(config, backend, registry, models, gateway.filters), server
+    )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    admin_name = admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name
     reflection.enable_server_reflection(
-        (*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        (*SERVICES, admin_name, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     host = config.server.host
     grpc_port = server.add_insecure_port(f"{host}:{config.server.grpc_port}")
@@ -72,9 +104,10 @@ async def start(config: Config) -> Running:
     await server.start()
     http = HttpSide(backend_kind=backend.kind, grpc_port=grpc_port, ready=backend.ready)
     http_port = await http.start(host, config.server.http_port)
-    for name in ("", *SERVICES):
+    for name in ("", *SERVICES, admin_name):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Running(server, http, backend, health_servicer, grpc_port, http_port)
+    watch = asyncio.create_task(watch_deprecations(config, registry, models))
+    return Running(server, http, backend, health_servicer, grpc_port, http_port, watch)
 
 
 async def serve(config: Config) -> None:
