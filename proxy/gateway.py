@@ -77,12 +77,17 @@ class Gateway:
         has_collection = "collection_name" in op.request_type.DESCRIPTOR.fields_by_name
 
         async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            metadata = {
-                key: value
-                for key, value in (context.invocation_metadata() or ())
-                if isinstance(value, str)
-            }
+            metadata: dict[str, str] = {}
+            conflicts: list[str] = []
+            for key, value in context.invocation_metadata() or ():
+                if not isinstance(value, str):
+                    continue
+                if metadata.get(key, value) != value:
+                    conflicts.append(key)
+                metadata[key] = value
             env = Envelope(op, request, metadata)
+            if conflicts:
+                env.extra["conflicting_metadata"] = conflicts
             if has_collection:
                 env.collection = request.collection_name
             remaining = context.time_remaining()

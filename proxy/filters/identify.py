@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from proxy.chain import RequestFilter
 from proxy.config import KeyConfig
 from proxy.envelope import Claim, Envelope
+from proxy.errors import InvalidArgument
 from proxy.identity import Identity, PinPolicy
 
 HEADER = "x-embedding-model"
@@ -54,6 +55,13 @@ class Identify(RequestFilter):
 
     def on_request(self, env: Envelope) -> None:
         """Set `env.claim`; refuse malformed or unpinned identities."""
+        for key in env.extra.get("conflicting_metadata", ()):
+            if key.startswith(HEADER) or key == "api-key":
+                raise InvalidArgument(
+                    f"{key} was sent more than once with different values; send it once, "
+                    "naming one model version",
+                    reason="conflicting_identity",
+                )
         claim = Claim()
         for key, value in env.metadata.items():
             if key == HEADER:
