@@ -77,3 +77,50 @@ def test_unset_flags_leave_defaults():
     """Flags the user did not give (None) neither override the file nor break validation."""
     config = load_config(None, {"server": {"host": None, "grpc_port": None, "data_dir": None}})
     assert config.server == load_config().server
+
+
+def test_environment_overrides_single_settings(tmp_path):
+    """VECGATE_<SECTION>_<SETTING> beats the file; flags beat the environment."""
+    path = tmp_path / "c.toml"
+    path.write_text("[server]\ngrpc_port = 7000\n")
+    environ = {
+        "VECGATE_SERVER_GRPC_PORT": "7100",
+        "VECGATE_DEPRECATION_WARN_DAYS": "7",
+        "VECGATE_IDENTITY_DEFAULT": "minilm@3",
+    }
+    config = load_config(path, environ=environ)
+    assert (config.server.grpc_port, config.deprecation.warn_days) == (7100, 7)
+    assert config.identity.default == "minilm@3"
+    assert (
+        load_config(path, {"server": {"grpc_port": 7200}}, environ=environ).server.grpc_port == 7200
+    )
+    with pytest.raises(ConfigError, match=r"server\.grpc_port"):
+        load_config(path, environ={"VECGATE_SERVER_GRPC_PORT": "many"})
+
+
+def test_errors_name_the_file_and_what_is_accepted(tmp_path):
+    """A bad value names the file, the entry and the accepted values."""
+    path = tmp_path / "vecgate.toml"
+    path.write_text('[[keys]]\nname = "a"\nsha256 = "' + "0" * 64 + '"\nrole = "root"\n')
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path, environ={})
+    text = str(excinfo.value)
+    assert text.startswith(f"{path}: ")
+    assert "keys.0.role" in text
+    assert "'reader', 'writer' or 'admin'" in text
+
+
+def test_admin_key_adds_an_admin_binding():
+    """--admin-key / VECGATE_ADMIN_KEY adds a key named admin with the admin role."""
+    config = load_config(environ={"VECGATE_ADMIN_KEY": "s3cret"})
+    (key,) = config.keys
+    assert (key.name, key.role, key.sha256) == ("admin", "admin", hash_key("s3cret"))
+    assert load_config(environ={}, admin_key="other").keys[0].sha256 == hash_key("other")
+
+
+def test_unpinned_model_in_config_is_refused(tmp_path):
+    """A [[models]] entry naming a mutable tag stops start-up naming the entry."""
+    path = tmp_path / "c.toml"
+    path.write_text('[[models]]\nname = "minilm@latest"\nsunset = 2027-01-01\n')
+    with pytest.raises(ConfigError, match=r"models\.minilm@latest"):
+        load_config(path, environ={})
