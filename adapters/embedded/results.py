@@ -25,20 +25,25 @@ def elapsed(start: float) -> float:
     return time.perf_counter() - start
 
 
-def fill_scored_point(p: qe.ScoredPoint, out: ppb.ScoredPoint) -> None:
-    """Write one engine hit into a protobuf `ScoredPoint`."""
-    python_to_point_id(p.id, out.id)
-    out.score = p.score
-    out.version = p.version
-    payload = p.payload
+def _fill_record(source: qe.ScoredPoint | qe.Record, out: Any) -> None:
+    """Id, payload, vectors and order value: what hits and records share."""
+    python_to_point_id(source.id, out.id)
+    payload = source.payload
     if payload:
         python_to_payload(payload, out.payload)
-    vector = p.vector
+    vector = source.vector
     if vector is not None:
         fill_vectors_output(vector, out.vectors)
-    order_value = p.order_value
+    order_value = source.order_value
     if order_value is not None:
         fill_order_value(order_value, out.order_value)
+
+
+def fill_scored_point(p: qe.ScoredPoint, out: ppb.ScoredPoint) -> None:
+    """Write one engine hit into a protobuf `ScoredPoint`."""
+    _fill_record(p, out)
+    out.score = p.score
+    out.version = p.version
 
 
 def fill_scored_points(points: Iterable[qe.ScoredPoint], out: Any) -> None:
@@ -49,16 +54,7 @@ def fill_scored_points(points: Iterable[qe.ScoredPoint], out: Any) -> None:
 
 def fill_retrieved_point(r: qe.Record, out: ppb.RetrievedPoint) -> None:
     """Write one engine record into a protobuf `RetrievedPoint`."""
-    python_to_point_id(r.id, out.id)
-    payload = r.payload
-    if payload:
-        python_to_payload(payload, out.payload)
-    vector = r.vector
-    if vector is not None:
-        fill_vectors_output(vector, out.vectors)
-    order_value = r.order_value
-    if order_value is not None:
-        fill_order_value(order_value, out.order_value)
+    _fill_record(r, out)
 
 
 def fill_retrieved_points(records: Iterable[qe.Record], out: Any) -> None:

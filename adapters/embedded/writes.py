@@ -659,17 +659,23 @@ def _stemmer(stemmer: cpb.StemmingAlgorithm) -> qe.StemmingAlgorithm:
     raise InvalidArgument("a stemmer is empty; set snowball or disabled")
 
 
+def _indexed_collection(catalog: Catalog, request: Any) -> Collection:
+    """The collection of a field-index request whose field name is given."""
+    collection = catalog.get(request.collection_name)
+    if not request.field_name:
+        raise InvalidArgument(
+            "Validation error in body: [field_name: must be at least 1 characters]"
+        )
+    return collection
+
+
 @rpc("/qdrant.Points/CreateFieldIndex")
 def create_field_index(
     catalog: Catalog, request: ppb.CreateFieldIndexCollection
 ) -> ppb.PointsOperationResponse:
     """Index a payload field (type plus optional index params)."""
     start = time.perf_counter()
-    collection = catalog.get(request.collection_name)
-    if not request.field_name:
-        raise InvalidArgument(
-            "Validation error in body: [field_name: must be at least 1 characters]"
-        )
+    collection = _indexed_collection(catalog, request)
     schema = index_schema(
         _optional(request, "field_type"), _optional(request, "field_index_params")
     )
@@ -683,11 +689,7 @@ def delete_field_index(
 ) -> ppb.PointsOperationResponse:
     """Drop a payload index (a missing one is not an error, as in Qdrant)."""
     start = time.perf_counter()
-    collection = catalog.get(request.collection_name)
-    if not request.field_name:
-        raise InvalidArgument(
-            "Validation error in body: [field_name: must be at least 1 characters]"
-        )
+    collection = _indexed_collection(catalog, request)
     step = Step(qe.UpdateOperation.delete_field_index(request.field_name))
     return operation_response(start, execute(catalog, collection, [step])[0])
 
