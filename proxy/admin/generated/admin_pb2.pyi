@@ -219,3 +219,185 @@ class ListKeysReply(_message.Message):
     KEYS_FIELD_NUMBER: _ClassVar[int]
     keys: _containers.RepeatedCompositeFieldContainer[KeyView]
     def __init__(self, keys: _Optional[_Iterable[_Union[KeyView, _Mapping]]] = ...) -> None: ...
+
+class StartMigrationRequest(_message.Message):
+    __slots__ = ("collection", "to", "dimension", "distance")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    to: str
+    dimension: int
+    distance: str
+    def __init__(self, collection: _Optional[str] = ..., to: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ...) -> None: ...
+
+class GetMigrationRequest(_message.Message):
+    __slots__ = ("collection", "ledger")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    LEDGER_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    ledger: bool
+    def __init__(self, collection: _Optional[str] = ..., ledger: _Optional[bool] = ...) -> None: ...
+
+class Ledger(_message.Message):
+    __slots__ = ("source_points", "covered", "missing", "percent", "rate_per_second", "eta_seconds", "target_points")
+    SOURCE_POINTS_FIELD_NUMBER: _ClassVar[int]
+    COVERED_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    PERCENT_FIELD_NUMBER: _ClassVar[int]
+    RATE_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    ETA_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_POINTS_FIELD_NUMBER: _ClassVar[int]
+    source_points: int
+    covered: int
+    missing: int
+    percent: float
+    rate_per_second: float
+    eta_seconds: float
+    target_points: int
+    def __init__(self, source_points: _Optional[int] = ..., covered: _Optional[int] = ..., missing: _Optional[int] = ..., percent: _Optional[float] = ..., rate_per_second: _Optional[float] = ..., eta_seconds: _Optional[float] = ..., target_points: _Optional[int] = ...) -> None: ...
+
+class MigrationView(_message.Message):
+    __slots__ = ("collection", "source", "target", "state", "active", "started", "ledger", "last_verify")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    LEDGER_FIELD_NUMBER: _ClassVar[int]
+    LAST_VERIFY_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    source: str
+    target: str
+    state: str
+    active: str
+    started: str
+    ledger: Ledger
+    last_verify: VerifyReport
+    def __init__(self, collection: _Optional[str] = ..., source: _Optional[str] = ..., target: _Optional[str] = ..., state: _Optional[str] = ..., active: _Optional[str] = ..., started: _Optional[str] = ..., ledger: _Optional[_Union[Ledger, _Mapping]] = ..., last_verify: _Optional[_Union[VerifyReport, _Mapping]] = ...) -> None: ...
+
+class BacklogRequest(_message.Message):
+    __slots__ = ("collection", "page_size", "cursor", "payload_fields")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    page_size: int
+    cursor: str
+    payload_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, collection: _Optional[str] = ..., page_size: _Optional[int] = ..., cursor: _Optional[str] = ..., payload_fields: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BacklogPoint(_message.Message):
+    __slots__ = ("id", "payload_json")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    payload_json: str
+    def __init__(self, id: _Optional[str] = ..., payload_json: _Optional[str] = ...) -> None: ...
+
+class BacklogPage(_message.Message):
+    __slots__ = ("points", "cursor", "scanned")
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[BacklogPoint]
+    cursor: str
+    scanned: int
+    def __init__(self, points: _Optional[_Iterable[_Union[BacklogPoint, _Mapping]]] = ..., cursor: _Optional[str] = ..., scanned: _Optional[int] = ...) -> None: ...
+
+class GoldenQuery(_message.Message):
+    __slots__ = ("source_vector", "target_vector", "relevant_ids")
+    SOURCE_VECTOR_FIELD_NUMBER: _ClassVar[int]
+    TARGET_VECTOR_FIELD_NUMBER: _ClassVar[int]
+    RELEVANT_IDS_FIELD_NUMBER: _ClassVar[int]
+    source_vector: _containers.RepeatedScalarFieldContainer[float]
+    target_vector: _containers.RepeatedScalarFieldContainer[float]
+    relevant_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, source_vector: _Optional[_Iterable[float]] = ..., target_vector: _Optional[_Iterable[float]] = ..., relevant_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class VerifyRequest(_message.Message):
+    __slots__ = ("collection", "k", "queries")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    k: int
+    queries: _containers.RepeatedCompositeFieldContainer[GoldenQuery]
+    def __init__(self, collection: _Optional[str] = ..., k: _Optional[int] = ..., queries: _Optional[_Iterable[_Union[GoldenQuery, _Mapping]]] = ...) -> None: ...
+
+class VerifyReport(_message.Message):
+    __slots__ = ("at", "k", "queries", "overlap", "source_recall", "target_recall", "labelled", "passed")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_RECALL_FIELD_NUMBER: _ClassVar[int]
+    TARGET_RECALL_FIELD_NUMBER: _ClassVar[int]
+    LABELLED_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    at: str
+    k: int
+    queries: int
+    overlap: float
+    source_recall: float
+    target_recall: float
+    labelled: int
+    passed: bool
+    def __init__(self, at: _Optional[str] = ..., k: _Optional[int] = ..., queries: _Optional[int] = ..., overlap: _Optional[float] = ..., source_recall: _Optional[float] = ..., target_recall: _Optional[float] = ..., labelled: _Optional[int] = ..., passed: _Optional[bool] = ...) -> None: ...
+
+class CutoverRequest(_message.Message):
+    __slots__ = ("collection", "force")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    force: bool
+    def __init__(self, collection: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class RollbackRequest(_message.Message):
+    __slots__ = ("collection",)
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    def __init__(self, collection: _Optional[str] = ...) -> None: ...
+
+class RetireRequest(_message.Message):
+    __slots__ = ("collection",)
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    def __init__(self, collection: _Optional[str] = ...) -> None: ...
+
+class DropVersionRequest(_message.Message):
+    __slots__ = ("collection", "confirm")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    CONFIRM_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    confirm: bool
+    def __init__(self, collection: _Optional[str] = ..., confirm: _Optional[bool] = ...) -> None: ...
+
+class MigrationHistoryRequest(_message.Message):
+    __slots__ = ("collection",)
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    def __init__(self, collection: _Optional[str] = ...) -> None: ...
+
+class MigrationEvent(_message.Message):
+    __slots__ = ("at", "collection", "step", "by", "detail")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    at: str
+    collection: str
+    step: str
+    by: str
+    detail: str
+    def __init__(self, at: _Optional[str] = ..., collection: _Optional[str] = ..., step: _Optional[str] = ..., by: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class MigrationHistoryReply(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[MigrationEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[MigrationEvent, _Mapping]]] = ...) -> None: ...

@@ -74,6 +74,51 @@ class AdminStub:
                 request_serializer=vecgate_dot_v1_dot_admin__pb2.ListKeysRequest.SerializeToString,
                 response_deserializer=vecgate_dot_v1_dot_admin__pb2.ListKeysReply.FromString,
                 _registered_method=True)
+        self.StartMigration = channel.unary_unary(
+                '/vecgate.v1.Admin/StartMigration',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.StartMigrationRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.MigrationView.FromString,
+                _registered_method=True)
+        self.GetMigration = channel.unary_unary(
+                '/vecgate.v1.Admin/GetMigration',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.GetMigrationRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.MigrationView.FromString,
+                _registered_method=True)
+        self.StreamBacklog = channel.unary_stream(
+                '/vecgate.v1.Admin/StreamBacklog',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.BacklogRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.BacklogPage.FromString,
+                _registered_method=True)
+        self.Verify = channel.unary_unary(
+                '/vecgate.v1.Admin/Verify',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.VerifyRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.VerifyReport.FromString,
+                _registered_method=True)
+        self.Cutover = channel.unary_unary(
+                '/vecgate.v1.Admin/Cutover',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.CutoverRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.MigrationView.FromString,
+                _registered_method=True)
+        self.Rollback = channel.unary_unary(
+                '/vecgate.v1.Admin/Rollback',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.RollbackRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.MigrationView.FromString,
+                _registered_method=True)
+        self.Retire = channel.unary_unary(
+                '/vecgate.v1.Admin/Retire',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.RetireRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.MigrationView.FromString,
+                _registered_method=True)
+        self.DropVersion = channel.unary_unary(
+                '/vecgate.v1.Admin/DropVersion',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.DropVersionRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.MigrationView.FromString,
+                _registered_method=True)
+        self.MigrationHistory = channel.unary_unary(
+                '/vecgate.v1.Admin/MigrationHistory',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.MigrationHistoryRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.MigrationHistoryReply.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -135,6 +180,73 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartMigration(self, request, context):
+        """-- migrations: a model upgrade as a schema migration -------------------------------
+        Create (or adopt) the target version's partition; the collection is `migrating`:
+        writes under both versions are accepted, reads without identity stay on the source.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMigration(self, request, context):
+        """The migration of one collection with its backfill ledger (counts, rate, ETA).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamBacklog(self, request, context):
+        """Points of the source version that have no target vector yet (same point id), in
+        pages; `cursor` resumes after the last page a client finished.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Verify(self, request, context):
+        """Golden queries answered by both versions: top-k overlap and recall; stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Cutover(self, request, context):
+        """Make the target version active: one atomic alias switch (logical name and every
+        user alias). Refused below full coverage unless forced, or below the verify floor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Rollback(self, request, context):
+        """Make the source version active again; allowed until it is retired.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Retire(self, request, context):
+        """The source version becomes read-only: writes under it are FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DropVersion(self, request, context):
+        """Delete the retired source version's partition (needs confirm = true).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MigrationHistory(self, request, context):
+        """Every migration step recorded for a collection (or all), oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +289,51 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ListKeys,
                     request_deserializer=vecgate_dot_v1_dot_admin__pb2.ListKeysRequest.FromString,
                     response_serializer=vecgate_dot_v1_dot_admin__pb2.ListKeysReply.SerializeToString,
+            ),
+            'StartMigration': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartMigration,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.StartMigrationRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.MigrationView.SerializeToString,
+            ),
+            'GetMigration': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMigration,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.GetMigrationRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.MigrationView.SerializeToString,
+            ),
+            'StreamBacklog': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamBacklog,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.BacklogRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.BacklogPage.SerializeToString,
+            ),
+            'Verify': grpc.unary_unary_rpc_method_handler(
+                    servicer.Verify,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.VerifyRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.VerifyReport.SerializeToString,
+            ),
+            'Cutover': grpc.unary_unary_rpc_method_handler(
+                    servicer.Cutover,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.CutoverRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.MigrationView.SerializeToString,
+            ),
+            'Rollback': grpc.unary_unary_rpc_method_handler(
+                    servicer.Rollback,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.RollbackRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.MigrationView.SerializeToString,
+            ),
+            'Retire': grpc.unary_unary_rpc_method_handler(
+                    servicer.Retire,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.RetireRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.MigrationView.SerializeToString,
+            ),
+            'DropVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.DropVersion,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.DropVersionRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.MigrationView.SerializeToString,
+            ),
+            'MigrationHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.MigrationHistory,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.MigrationHistoryRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.MigrationHistoryReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -395,6 +552,249 @@ class Admin:
             '/vecgate.v1.Admin/ListKeys',
             vecgate_dot_v1_dot_admin__pb2.ListKeysRequest.SerializeToString,
             vecgate_dot_v1_dot_admin__pb2.ListKeysReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartMigration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/StartMigration',
+            vecgate_dot_v1_dot_admin__pb2.StartMigrationRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.MigrationView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMigration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/GetMigration',
+            vecgate_dot_v1_dot_admin__pb2.GetMigrationRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.MigrationView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamBacklog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vecgate.v1.Admin/StreamBacklog',
+            vecgate_dot_v1_dot_admin__pb2.BacklogRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.BacklogPage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Verify(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/Verify',
+            vecgate_dot_v1_dot_admin__pb2.VerifyRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.VerifyReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Cutover(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/Cutover',
+            vecgate_dot_v1_dot_admin__pb2.CutoverRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.MigrationView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Rollback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/Rollback',
+            vecgate_dot_v1_dot_admin__pb2.RollbackRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.MigrationView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Retire(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/Retire',
+            vecgate_dot_v1_dot_admin__pb2.RetireRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.MigrationView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DropVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/DropVersion',
+            vecgate_dot_v1_dot_admin__pb2.DropVersionRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.MigrationView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MigrationHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/MigrationHistory',
+            vecgate_dot_v1_dot_admin__pb2.MigrationHistoryRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.MigrationHistoryReply.FromString,
             options,
             channel_credentials,
             insecure,
