@@ -8,24 +8,19 @@ replica on one backend sees the same registry.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import Any
 
-from qdrant_client.grpc import collections_pb2 as cpb
-from qdrant_client.grpc import points_pb2 as ppb
-
 from adapters.base import Backend
 from proxy.config import DeprecationConfig, ModelConfig
 from proxy.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from proxy.identity import Identity, PinPolicy
+from proxy.store import RecordStore
 
 STORE = "vg__models"
-_NAMESPACE = uuid.UUID("7a1f3c1e-4b3e-4c55-9a51-6c0e5f4b2d10")
 _DISTANCES = ("Cosine", "Euclid", "Dot", "Manhattan")
 
 
@@ -108,7 +103,7 @@ class ModelRegistry:
     """Configured plus registered models, registered ones kept in the backend."""
 
     def __init__(self, backend: Backend, configured: Iterable[ModelConfig], policy: PinPolicy):
-        self.backend = backend
+        self.store = RecordStore(backend, STORE)
         self.policy = policy
         self.configured = {
             record.identity: record
@@ -142,25 +137,8 @@ class ModelRegistry:
 
     async def refresh(self) -> None:
         """Reload registered models from the backend."""
-        records: dict[Identity, ModelRecord] = {}
-        offset: Any = None
-        while True:
-            request = ppb.ScrollPoints(
-                collection_name=STORE, limit=256, with_payload=ppb.WithPayloadSelector(enable=True)
-            )
-            if offset is not None:
-                request.offset.CopyFrom(offset)
-            try:
-                reply = await self.backend.handle("/qdrant.Points/Scroll", request)
-            except NotFound:
-                break
-            for point in reply.result:
-                record = ModelRecord.from_json(point.payload["record"].string_value)
-                records[record.identity] = record
-            if not reply.HasField("next_page_offset"):
-                break
-            offset = reply.next_page_offset
-        self.registered = records
+        records = [ModelRecord.from_json(text) for text in await self.store.all()]
+        self.registered = {record.identity: record for record in records}
 
     async def register(self, record: ModelRecord) -> ModelRecord:
         """Store a new model version; ALREADY_EXISTS if it is known."""
@@ -196,26 +174,5 @@ class ModelRegistry:
         return record
 
     async def _store(self, record: ModelRecord) -> None:
-        await self._ensure_store()
-        point = ppb.PointStruct()
-        point.id.uuid = str(uuid.uuid5(_NAMESPACE, str(record.identity)))
-        point.vectors.vector.dense.data.append(1.0)
-        point.payload["record"].string_value = record.to_json()
-        await self.backend.handle(
-            "/qdrant.Points/Upsert",
-            ppb.UpsertPoints(collection_name=STORE, wait=True, points=[point]),
-        )
+        await self.store.put(str(record.identity), record.to_json())
         self.registered[record.identity] = record
-
-    async def _ensure_store(self) -> None:
-        exists = await self.backend.handle(
-            "/qdrant.Collections/CollectionExists",
-            cpb.CollectionExistsRequest(collection_name=STORE),
-        )
-        if exists.result.exists:
-            return
-        create = cpb.CreateCollection(collection_name=STORE)
-        create.vectors_config.params.size = 1
-        create.vectors_config.params.distance = cpb.Distance.Dot
-        with contextlib.suppress(AlreadyExists):  # another replica created it meanwhile
-            await self.backend.handle("/qdrant.Collections/Create", create)

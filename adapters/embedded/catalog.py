@@ -41,8 +41,8 @@ import qdrant_edge as qe
 from google.protobuf import json_format
 from qdrant_client.grpc import collections_pb2 as cpb
 
-from adapters.embedded.values import payload_to_python
 from proxy.errors import AlreadyExists, Internal, InvalidArgument, NotFound
+from proxy.values import payload_to_python
 
 log = logging.getLogger(__name__)
 

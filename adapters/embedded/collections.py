@@ -21,8 +21,8 @@ from qdrant_client.grpc import collections_pb2 as cpb
 
 from adapters.embedded.catalog import validate_collection_name
 from adapters.embedded.dispatch import rpc
-from adapters.embedded.values import payload_to_python, python_to_payload
 from proxy.errors import InvalidArgument, Unimplemented
+from proxy.values import payload_to_python, python_to_payload
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -18,9 +18,9 @@ import numpy as np
 import qdrant_edge as qe
 from qdrant_client.grpc import points_pb2 as ppb
 
-from adapters.embedded.values import PointKey, point_id_to_python
 from adapters.embedded.vectors import NO_INFERENCE, sparse_vector, vector_to_edge
 from proxy.errors import InvalidArgument, NotFound, Unimplemented
+from proxy.values import PointKey, point_id_to_python
 
 if TYPE_CHECKING:
     from adapters.embedded.catalog import Catalog, Collection

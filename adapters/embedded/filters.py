@@ -14,8 +14,8 @@ import numpy as np
 import qdrant_edge as qe
 from qdrant_client.grpc import qdrant_common_pb2 as cpb
 
-from adapters.embedded.values import point_id_to_python
 from proxy.errors import InvalidArgument, Unimplemented
+from proxy.values import point_id_to_python
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

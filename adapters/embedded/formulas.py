@@ -6,8 +6,8 @@ import qdrant_edge as qe
 from qdrant_client.grpc import points_pb2 as ppb
 
 from adapters.embedded.filters import condition_to_edge
-from adapters.embedded.values import payload_to_python
 from proxy.errors import InvalidArgument, Unimplemented
+from proxy.values import payload_to_python
 
 _DECAY = {
     "exp_decay": qe.DecayKind.Exp,

@@ -18,13 +18,13 @@ import qdrant_edge as qe
 from qdrant_client.grpc import points_pb2 as ppb
 
 from adapters.embedded.results import fill_order_value, fill_retrieved_point
-from adapters.embedded.values import python_to_payload, python_to_point_id
 from adapters.embedded.vectors import (
     fill_vectors_output,
     with_payload_to_edge,
     with_vectors_to_edge,
 )
 from proxy.errors import InvalidArgument
+from proxy.values import python_to_payload, python_to_point_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable

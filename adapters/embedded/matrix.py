@@ -16,8 +16,8 @@ from adapters.embedded.dispatch import rpc
 from adapters.embedded.filters import to_edge_filter
 from adapters.embedded.queries import at_least_one, optional
 from adapters.embedded.results import elapsed
-from adapters.embedded.values import python_to_point_id
 from proxy.errors import InvalidArgument
+from proxy.values import python_to_point_id
 
 if TYPE_CHECKING:
     from adapters.embedded.catalog import Catalog

@@ -30,7 +30,6 @@ from adapters.embedded.queries import (
     vector_query,
 )
 from adapters.embedded.results import elapsed, fill_scored_points
-from adapters.embedded.values import point_ids_to_python
 from adapters.embedded.vectors import (
     sparse_vector,
     vector_to_edge,
@@ -38,6 +37,7 @@ from adapters.embedded.vectors import (
     with_vectors_to_edge,
 )
 from proxy.errors import InvalidArgument
+from proxy.values import point_ids_to_python
 
 if TYPE_CHECKING:
     from adapters.embedded.catalog import Catalog, Collection

@@ -12,9 +12,9 @@ from adapters.embedded.dispatch import rpc
 from adapters.embedded.filters import to_edge_filter
 from adapters.embedded.queries import DEFAULT_LIMIT, at_least_one, optional, order_by
 from adapters.embedded.results import elapsed, fill_retrieved_points
-from adapters.embedded.values import point_id_to_python, point_ids_to_python, python_to_point_id
 from adapters.embedded.vectors import with_payload_to_edge, with_vectors_to_edge
 from proxy.errors import InvalidArgument
+from proxy.values import point_id_to_python, point_ids_to_python, python_to_point_id
 
 if TYPE_CHECKING:
     from adapters.embedded.catalog import Catalog

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from qdrant_client.grpc import points_pb2 as ppb
 
-from adapters.embedded.values import python_to_payload, python_to_point_id
 from adapters.embedded.vectors import fill_vectors_output
+from proxy.values import python_to_payload, python_to_point_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

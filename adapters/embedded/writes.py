@@ -39,9 +39,9 @@ from adapters.embedded.collections import (
 )
 from adapters.embedded.dispatch import rpc
 from adapters.embedded.filters import filter_to_edge, to_edge_filter
-from adapters.embedded.values import payload_to_python, point_id_to_python
 from adapters.embedded.vectors import point_vector_to_edge
 from proxy.errors import InvalidArgument, NotFound, Unimplemented
+from proxy.values import payload_to_python, point_id_to_python
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence

@@ -15,7 +15,7 @@ from qdrant_client.grpc import points_pb2 as ppb
 from qdrant_client.grpc import qdrant_common_pb2 as qc
 
 from adapters.embedded import EmbeddedBackend
-from adapters.embedded.values import payload_to_python, python_to_payload
+from proxy.values import payload_to_python, python_to_payload
 from proxy.errors import InvalidArgument, NotFound, Unimplemented
 
 DIM = 4
