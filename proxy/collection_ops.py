@@ -118,6 +118,14 @@ class CollectionOps:
                 raise missing_identity("Collections/Create", name, specs)
             binding[vector_name] = identity
             self._check_known_shape(identity, vector_name, specs[vector_name])
+        env.partition = await self.create_partition(name, binding, specs, request)
+        return cpb.CollectionOperationResponse(result=True, time=_elapsed(start))
+
+    async def create_partition(
+        self, name: str, binding: dict[str, Identity], specs: dict[str, VectorSpec], request: Any
+    ) -> Partition:
+        """Create the partition of `binding` in logical collection `name` from a
+        CreateCollection `request`; the first partition of a name becomes active."""
         async with self.registry.lock:
             state = await self.registry.refresh()
             if name in state.aliases:
@@ -126,10 +134,11 @@ class CollectionOps:
                     reason="name_taken",
                 )
             logical = state.collections.get(name)
-            if logical is not None and logical.partition_for(binding) is not None:
+            existing = logical.partition_for(binding) if logical is not None else None
+            if existing is not None:
                 raise AlreadyExists(
                     f"Wrong input: Collection `{name}` already exists! "
-                    f"(it already has a partition for {logical.partition_for(binding).label()})",  # type: ignore[union-attr]
+                    f"(it already has a partition for {existing.label()})",
                     reason="exists",
                 )
             partition = Partition(
@@ -144,7 +153,6 @@ class CollectionOps:
             physical.collection_name = partition.physical
             physical.metadata[METADATA_KEY].string_value = partition.to_metadata()
             await self.backend.handle("/qdrant.Collections/Create", physical)
-            env.partition = partition
             if logical is None or logical.alias_missing:
                 try:
                     target = partition if logical is None else logical.active
@@ -154,7 +162,7 @@ class CollectionOps:
                     await self._drop(partition.physical)
                     raise
             await self.registry.refresh()
-        return cpb.CollectionOperationResponse(result=True, time=_elapsed(start))
+        return partition
 
     def _check_known_shape(self, identity: Identity, name: str, spec: VectorSpec) -> None:
         """Refuse a dimension or distance that contradicts the model's registered one."""

@@ -132,6 +132,13 @@ class ModelConfig(_Strict):
     notes: str = ""
 
 
+class MigrationConfig(_Strict):
+    """What a cut-over demands of a migration's last verify."""
+
+    min_overlap: float = Field(default=0.0, ge=0.0, le=1.0)
+    require_verify: bool = False
+
+
 class DeprecationConfig(_Strict):
     """How vecgate treats models near or past their provider's sunset date."""
 
@@ -150,6 +157,7 @@ class Config(_Strict):
     keys: tuple[KeyConfig, ...] = ()
     models: tuple[ModelConfig, ...] = ()
     deprecation: DeprecationConfig = DeprecationConfig()
+    migration: MigrationConfig = MigrationConfig()
 
     @model_validator(mode="after")
     def _keys_unique(self) -> Config:
@@ -220,7 +228,7 @@ def _describe(error: ValidationError) -> str:
 
 ENV_PREFIX = "VECGATE_"
 ADMIN_KEY_ENV = "VECGATE_ADMIN_KEY"
-_SECTIONS = ("server", "backend", "tags", "deprecation")
+_SECTIONS = ("server", "backend", "tags", "deprecation", "migration")
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -56,9 +56,9 @@ class Gateway:
         self.registry = registry
         self.models = models
         self.filters = routing_filters(config, registry, models)
+        self.catalog = CollectionOps(backend, registry, models)
         self.chain = Chain(
-            [*self.filters, Validate(), Tag(config.tags)],
-            Router(backend, CollectionOps(backend, registry, models)),
+            [*self.filters, Validate(), Tag(config.tags)], Router(backend, self.catalog)
         )
         self.log_requests = config.server.log_requests
 

@@ -49,6 +49,7 @@ class Partition:
     binding: dict[str, Identity]
     vectors: dict[str, VectorSpec]
     created: str
+    retired: bool = False  # read-only after a migration replaced it
 
     @property
     def key(self) -> str:
@@ -71,6 +72,7 @@ class Partition:
                     for name, spec in self.vectors.items()
                 },
                 "created": self.created,
+                "retired": self.retired,
             },
             sort_keys=True,
         )
@@ -88,6 +90,7 @@ class Partition:
                 for name, spec in data["vectors"].items()
             },
             created=data["created"],
+            retired=data.get("retired", False),
         )
 
 

@@ -22,6 +22,7 @@ from proxy.filters.deprecation import utc_today
 from proxy.frontend.ops import SERVICES
 from proxy.gateway import Gateway
 from proxy.http import HttpSide
+from proxy.migrations import Migrations
 from proxy.models import ModelRegistry
 from proxy.registry import Registry
 
@@ -89,7 +90,15 @@ async def start(config: Config) -> Running:
     )
     server.add_generic_rpc_handlers(gateway.handlers())
     admin_pb2_grpc.add_AdminServicer_to_server(  # type: ignore[no-untyped-call]  # generated
-        AdminService(config, backend, registry, models, gateway.filters), server
+        AdminService(
+            config,
+            backend,
+            registry=registry,
+            models=models,
+            filters=gateway.filters,
+            migrations=Migrations(config, backend, registry, models, gateway.catalog),
+        ),
+        server,
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
@@ -23,6 +23,7 @@ from proxy.errors import InvalidArgument, PermissionDenied, Unauthenticated, Vec
 from proxy.filters.authenticate import find_key
 from proxy.filters.deprecation import utc_today
 from proxy.identity import Identity
+from proxy.migrations import MigrationRecord, Migrations
 from proxy.models import ModelRecord, ModelRegistry, check_distance, parse_sunset
 from proxy.registry import LogicalCollection, Partition, Registry
 from proxy.version import QDRANT_PROTOCOL_VERSION, VECGATE_VERSION
@@ -37,15 +38,18 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         self,
         config: Config,
         backend: Backend,
+        *,
         registry: Registry,
         models: ModelRegistry,
         filters: Sequence[Filter],
+        migrations: Migrations,
     ) -> None:
         self.config = config
         self.backend = backend
         self.registry = registry
         self.models = models
         self.filters = filters
+        self.migrations = migrations
         self.keys = {key.sha256: key for key in config.keys}
         self.started = time.monotonic()
 
@@ -70,8 +74,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
 
     async def _guarded(self, context: Context, work: Any) -> Any:
         try:
-            self._authorise(context)
-            return await work()
+            return await work(self._authorise(context))
         except VecgateError as error:
             await context.abort(error.code, error.message)
 
@@ -115,7 +118,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
     async def ListCollections(self, request: Any, context: Context) -> Any:
         """Every logical collection with its versions."""
 
-        async def work() -> Any:
+        async def work(key: KeyConfig) -> Any:
             state = await self.registry.refresh()
             reply = admin_pb2.ListCollectionsReply()
             for name in sorted(state.collections):
@@ -127,7 +130,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
     async def DescribeCollection(self, request: Any, context: Context) -> Any:
         """One logical collection, by name or user alias."""
 
-        async def work() -> Any:
+        async def work(key: KeyConfig) -> Any:
             await self.registry.refresh()
             return await self._collection_view(self.registry.resolve(request.name))
 
@@ -160,7 +163,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
     async def ListModels(self, request: Any, context: Context) -> Any:
         """Known models, flagged near or past their sunset."""
 
-        async def work() -> Any:
+        async def work(key: KeyConfig) -> Any:
             await self.models.refresh()
             await self.registry.refresh()
             return admin_pb2.ListModelsReply(
@@ -175,7 +178,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
     async def RegisterModel(self, request: Any, context: Context) -> Any:
         """Register a pinned model version with its shape."""
 
-        async def work() -> Any:
+        async def work(key: KeyConfig) -> Any:
             if request.dimension < 1:
                 raise InvalidArgument("dimension must be a positive number of dimensions")
             if not request.distance:
@@ -195,7 +198,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
     async def UpdateModel(self, request: Any, context: Context) -> Any:
         """Change the digest, sunset date or notes of a registered model."""
 
-        async def work() -> Any:
+        async def work(key: KeyConfig) -> Any:
             record = await self.models.update(
                 self._identity(request.model),
                 digest=request.digest if request.HasField("digest") else None,
@@ -211,7 +214,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
     async def Explain(self, request: Any, context: Context) -> Any:
         """Dry run of the routing filters."""
 
-        async def work() -> Any:
+        async def work(key: KeyConfig) -> Any:
             await self.registry.refresh()
             if not request.collection:
                 raise InvalidArgument("collection is required")
@@ -222,15 +225,15 @@ class AdminService(admin_pb2_grpc.AdminServicer):
     async def ListKeys(self, request: Any, context: Context) -> Any:
         """Configured keys, never their secret."""
 
-        async def work() -> Any:
+        async def work(key: KeyConfig) -> Any:
             reply = admin_pb2.ListKeysReply()
-            for key in self.config.keys:
+            for bound in self.config.keys:
                 reply.keys.add(
-                    name=key.name,
-                    identity=key.identity or "",
-                    role=key.role,
-                    collections=key.collections,
-                    fingerprint=key.sha256[:8],
+                    name=bound.name,
+                    identity=bound.identity or "",
+                    role=bound.role,
+                    collections=bound.collections,
+                    fingerprint=bound.sha256[:8],
                 )
             return reply
 
@@ -239,7 +242,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
     async def Status(self, request: Any, context: Context) -> Any:
         """Versions, counts, uptime and deprecations."""
 
-        async def work() -> Any:
+        async def work(key: KeyConfig) -> Any:
             state = await self.registry.refresh()
             await self.models.refresh()
             today = utc_today()
@@ -258,6 +261,139 @@ class AdminService(admin_pb2_grpc.AdminServicer):
                 keys=len(self.config.keys),
                 uptime_seconds=time.monotonic() - self.started,
                 deprecations=deprecated,
+            )
+
+        return await self._guarded(context, work)
+
+    # -- migrations ------------------------------------------------------------------------------
+
+    async def _migration_view(self, record: MigrationRecord, ledger: bool) -> Any:
+        await self.registry.refresh()
+        logical = self.registry.state.collections.get(record.collection)
+        view = admin_pb2.MigrationView(
+            collection=record.collection,
+            source=record.source,
+            target=record.target,
+            state=record.state,
+            active=logical.active.label() if logical and logical.active else "",
+            started=record.started,
+        )
+        if record.last_verify is not None:
+            view.last_verify.CopyFrom(admin_pb2.VerifyReport(**record.last_verify))
+        if ledger and record.state != "dropped":
+            counts = await self.migrations.ledger(record)
+            rate = counts.rate_per_second
+            view.ledger.CopyFrom(
+                admin_pb2.Ledger(
+                    source_points=counts.source_points,
+                    covered=counts.covered,
+                    missing=counts.missing,
+                    percent=counts.percent,
+                    rate_per_second=rate,
+                    eta_seconds=counts.missing / rate
+                    if rate > 0
+                    else (0.0 if not counts.missing else -1.0),
+                    target_points=counts.target_points,
+                )
+            )
+        return view
+
+    async def StartMigration(self, request: Any, context: Context) -> Any:
+        """Create or adopt the target version; the collection starts migrating."""
+
+        async def work(key: KeyConfig) -> Any:
+            record = await self.migrations.start(
+                request.collection, request.to, request.dimension, request.distance, key.name
+            )
+            return await self._migration_view(record, ledger=False)
+
+        return await self._guarded(context, work)
+
+    async def GetMigration(self, request: Any, context: Context) -> Any:
+        """The migration of one collection, with its ledger when asked."""
+
+        async def work(key: KeyConfig) -> Any:
+            record = await self.migrations.record(request.collection)
+            return await self._migration_view(record, ledger=request.ledger)
+
+        return await self._guarded(context, work)
+
+    async def StreamBacklog(self, request: Any, context: Context) -> AsyncIterator[Any]:
+        """Pages of source points that still lack a target vector."""
+        try:
+            self._authorise(context)
+            pages = self.migrations.backlog(
+                request.collection, request.page_size, request.cursor, request.payload_fields
+            )
+            async for points, cursor, scanned in pages:
+                page = admin_pb2.BacklogPage(cursor=cursor, scanned=scanned)
+                for point_id, payload in points:
+                    page.points.add(id=point_id, payload_json=payload)
+                yield page
+        except VecgateError as error:
+            await context.abort(error.code, error.message)
+
+    async def Verify(self, request: Any, context: Context) -> Any:
+        """Answer golden query pairs with both versions; store the report."""
+
+        async def work(key: KeyConfig) -> Any:
+            report = await self.migrations.verify(
+                request.collection, request.k, list(request.queries), key.name
+            )
+            return admin_pb2.VerifyReport(**report)
+
+        return await self._guarded(context, work)
+
+    async def Cutover(self, request: Any, context: Context) -> Any:
+        """Switch the active version to the target, atomically."""
+
+        async def work(key: KeyConfig) -> Any:
+            record = await self.migrations.cutover(request.collection, request.force, key.name)
+            return await self._migration_view(record, ledger=False)
+
+        return await self._guarded(context, work)
+
+    async def Rollback(self, request: Any, context: Context) -> Any:
+        """Switch the active version back to the source."""
+
+        async def work(key: KeyConfig) -> Any:
+            record = await self.migrations.rollback(request.collection, key.name)
+            return await self._migration_view(record, ledger=False)
+
+        return await self._guarded(context, work)
+
+    async def Retire(self, request: Any, context: Context) -> Any:
+        """Make the source version read-only."""
+
+        async def work(key: KeyConfig) -> Any:
+            record = await self.migrations.retire(request.collection, key.name)
+            return await self._migration_view(record, ledger=False)
+
+        return await self._guarded(context, work)
+
+    async def DropVersion(self, request: Any, context: Context) -> Any:
+        """Delete the retired source version."""
+
+        async def work(key: KeyConfig) -> Any:
+            record = await self.migrations.drop(request.collection, request.confirm, key.name)
+            return await self._migration_view(record, ledger=False)
+
+        return await self._guarded(context, work)
+
+    async def MigrationHistory(self, request: Any, context: Context) -> Any:
+        """Every recorded step, oldest first."""
+
+        async def work(key: KeyConfig) -> Any:
+            records = await self.migrations.records()
+            events = [
+                event
+                for name, record in records.items()
+                if not request.collection or name == request.collection
+                for event in record.history
+            ]
+            events.sort(key=lambda e: e["at"])
+            return admin_pb2.MigrationHistoryReply(
+                events=[admin_pb2.MigrationEvent(**event) for event in events]
             )
 
         return await self._guarded(context, work)

@@ -10,7 +10,7 @@ from typing import Any
 
 from proxy.chain import RequestFilter
 from proxy.envelope import Envelope
-from proxy.errors import NoPartition
+from proxy.errors import FailedPrecondition, NoPartition
 from proxy.frontend.ops import Kind
 from proxy.frontend.walk import point_vector_names, query_shape, written_points
 from proxy.registry import Partition, Registry
@@ -36,6 +36,13 @@ class Route(RequestFilter):
         env.partition = choose_partition(
             logical, env.claim, needs_identity=env.carries_vectors, what=op.label
         )
+        if op.kind is Kind.WRITE and env.partition.retired:
+            raise FailedPrecondition(
+                f"version {env.partition.label()} of `{logical.name}` is retired: it was "
+                f"replaced by a migration and is read-only; write under the active version "
+                f"({logical.active.label() if logical.active else 'none'})",
+                reason="retired",
+            )
         if env.carries_vectors:
             unstated = [n for n in names if env.claim.for_name(n) is None]
             if unstated:
