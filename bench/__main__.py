@@ -6,11 +6,17 @@ One run measures every system on the same real vectors (MiniLM 384-d from
 shared/data/embeddings: its 6,000 passages, topped up to --points with the
 fine-tuned MiniLM's vectors of the same passages) and prints one table. Progress
 goes to stderr; the table to stdout; the raw figures to bench/results/latest.json.
+
+The backfill rows migrate a minilm@1 collection of --points passages to minilm@2
+(`proxy.migrate_backfill.run_backfill`, whose embed function looks the fine-tuned
+vectors up by text) and upsert the same vectors and payloads straight into the
+engine in-process.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import statistics
@@ -31,6 +37,8 @@ from tests.gatewayproc import GatewayProcess  # noqa: E402
 
 BATCH = 256
 IDENTITY = "minilm@1"
+TARGET = "minilm@2"
+ADMIN_KEY = "bench-admin"
 
 
 def progress(message: str) -> None:
@@ -41,6 +49,23 @@ def load(data_dir: Path, points: int, searches: int) -> tuple[np.ndarray, np.nda
     with np.load(data_dir / "corpus.npz") as corpus, np.load(data_dir / "queries.npz") as queries:
         vectors = np.concatenate([corpus["minilm"], corpus["minilm_ft"]])[:points]
         return vectors.astype(np.float32), queries["minilm"][:searches].astype(np.float32)
+
+
+def load_migration(data_dir: Path, points: int) -> tuple[list[str], np.ndarray]:
+    """Each point's passage text and its minilm@2 (fine-tuned MiniLM) vector.
+
+    Point n is passage n % 6000, as in `load`; its minilm@2 vector is that passage's
+    `minilm_ft` row, which is what `embed(text)` returns during the backfill.
+    """
+    texts = {}
+    with (data_dir / "texts.jsonl").open() as lines:
+        for line in lines:
+            record = json.loads(line)
+            texts[int(record["id"])] = record["text"]
+    with np.load(data_dir / "corpus.npz") as corpus:
+        ids, fine_tuned = corpus["ids"], corpus["minilm_ft"]
+    rows = [n % len(ids) for n in range(points)]
+    return [texts[int(ids[r])] for r in rows], fine_tuned[rows].astype(np.float32)
 
 
 def timed(func: Callable[[], Any]) -> float:
@@ -220,10 +245,137 @@ def bench_vecgate(vectors: np.ndarray, queries: np.ndarray, work: Path) -> dict[
         gateway.stop()
 
 
+def bench_backfill(
+    vectors: np.ndarray, texts: list[str], targets: np.ndarray, work: Path
+) -> dict[str, Any]:
+    """Backfill throughput: vecgate's backlog stream + upserts vs the engine in-process."""
+    import grpc
+    from qdrant_client import models
+    from qdrant_client.grpc import points_pb2 as ppb
+    from qdrant_edge import (
+        Distance,
+        EdgeConfig,
+        EdgeShard,
+        EdgeVectorParams,
+        Point,
+        UpdateOperation,
+    )
+
+    from proxy.admin.generated import admin_pb2, admin_pb2_grpc
+    from proxy.config import hash_key
+    from proxy.migrate_backfill import run_backfill
+
+    config = f'[[keys]]\nname = "bench"\nsha256 = "{hash_key(ADMIN_KEY)}"\nrole = "admin"\n'
+    chunks = batches(vectors)
+    by_text: dict[str, int] = {}
+    for n, text in enumerate(texts):
+        by_text.setdefault(text, n)  # a passage repeated past 6,000 has the same vector
+
+    def embed(batch: list[str]) -> list[list[float]]:
+        return [targets[by_text[text]].tolist() for text in batch]
+
+    out: dict[str, Any] = {}
+    gateway = GatewayProcess(work / "backfill", config).start()
+    try:
+        client = gateway.client(IDENTITY)
+        client.create_collection(
+            "backfill",
+            vectors_config=models.VectorParams(size=vectors.shape[1], distance="Cosine"),
+        )
+        for i, ids in enumerate(chunks):
+            request = ppb.UpsertPoints(collection_name="backfill", wait=True)
+            for n in ids:
+                point = request.points.add()
+                point.id.num = n
+                point.vectors.vector.dense.data.extend(vectors[n].tolist())
+                point.payload["n"].integer_value = n
+                point.payload["text"].string_value = texts[n]
+            client.grpc_points.Upsert(
+                request, metadata=(("x-embedding-model", IDENTITY),), timeout=60
+            )
+            if (i + 1) % max(1, len(chunks) // 4) == 0 or i + 1 == len(chunks):
+                progress(f"backfill: {IDENTITY} source {i + 1}/{len(chunks)} batches")
+        meta = (("api-key", ADMIN_KEY),)
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.grpc_port}") as channel:
+            admin = admin_pb2_grpc.AdminStub(channel)  # type: ignore[no-untyped-call]
+            admin.StartMigration(
+                admin_pb2.StartMigrationRequest(
+                    collection="backfill", to=TARGET, dimension=vectors.shape[1], distance="Cosine"
+                ),
+                metadata=meta,
+                timeout=60,
+            )
+            pages = [time.perf_counter()]
+            for _ in admin.StreamBacklog(  # the stream alone, read and discarded
+                admin_pb2.BacklogRequest(collection="backfill", page_size=BATCH),
+                metadata=meta,
+                timeout=300,
+            ):
+                pages.append(time.perf_counter())
+            out["backlog"] = [(b - a) * 1000 for a, b in itertools.pairwise(pages)]
+            progress(f"backfill: backlog streamed alone, {len(pages) - 1} pages")
+            marks = [time.perf_counter()]
+
+            def step(done: int, total: int) -> None:
+                marks.append(time.perf_counter())
+                if len(marks) % max(1, len(chunks) // 4) == 1 or done == total:
+                    progress(f"backfill via vecgate: {done}/{total} points")
+
+            stats = run_backfill(
+                f"127.0.0.1:{gateway.grpc_port}",
+                ADMIN_KEY,
+                "backfill",
+                embed,
+                "text",
+                batch_size=BATCH,
+                progress=step,
+            )
+            ledger = admin.GetMigration(
+                admin_pb2.GetMigrationRequest(collection="backfill", ledger=True),
+                metadata=meta,
+                timeout=60,
+            ).ledger
+        if (stats.points, ledger.covered, ledger.missing) != (len(vectors), len(vectors), 0):
+            raise RuntimeError(f"backfill incomplete: {stats}, ledger {ledger}")
+        out["vecgate"] = [(b - a) * 1000 for a, b in itertools.pairwise(marks)]
+        out["vecgate_rate"] = stats.points / stats.seconds
+        time.sleep(0.3)  # let the last log lines arrive
+        written = [
+            r
+            for r in gateway.requests()
+            if r["method"] == "Points/Upsert" and r["identity"] == TARGET
+        ]
+        out["server_upsert"] = [r["latency_ms"] for r in written]
+        out["backend_upsert"] = [r["backend_ms"] for r in written]
+    finally:
+        gateway.stop()
+
+    shard = EdgeShard.create(
+        str(work / "edge-backfill"),
+        EdgeConfig(vectors={"": EdgeVectorParams(size=vectors.shape[1], distance=Distance.Cosine)}),
+    )
+
+    def upsert(i: int) -> float:
+        ids = chunks[i]
+        return timed(
+            lambda: shard.update(
+                UpdateOperation.upsert_points(
+                    [Point(n, targets[n].tolist(), {"n": n, "text": texts[n]}) for n in ids]
+                )
+            )
+        )
+
+    start = time.perf_counter()
+    out["edge"] = run_loop("backfill, engine in-process upsert", len(chunks), upsert)
+    out["edge_rate"] = len(vectors) / (time.perf_counter() - start)
+    shard.close()
+    return out
+
+
 # -- report -----------------------------------------------------------------------------------
 
 
-def table(results: dict[str, dict[str, list[float]]], points: int) -> str:
+def table(results: dict[str, dict[str, Any]], points: int) -> str:
     rows = [
         ("top-10 search", "vecgate (gRPC stub)", results["vecgate"]["search"]),
         ("top-10 search", "vecgate (qdrant-client)", results["vecgate"]["search_client"]),
@@ -240,6 +392,11 @@ def table(results: dict[str, dict[str, list[float]]], points: int) -> str:
         ("engine time / upsert", "vecgate, request log", results["vecgate"]["backend_upsert"]),
         ("policy time / search", "vecgate filter chain", results["vecgate"]["policy_search"]),
         ("policy time / upsert", "vecgate filter chain", results["vecgate"]["policy_upsert"]),
+        ("backfill, 256 points", "vecgate run_backfill", results["backfill"]["vecgate"]),
+        ("backfill, 256 points", "embedded engine in-process", results["backfill"]["edge"]),
+        ("backfill backlog page", "vecgate StreamBacklog alone", results["backfill"]["backlog"]),
+        ("backfill server time", "vecgate, request log", results["backfill"]["server_upsert"]),
+        ("backfill engine time", "vecgate, request log", results["backfill"]["backend_upsert"]),
     ]
     lines = [
         f"{points} points x 384 dims, real MiniLM vectors; times in ms",
@@ -252,12 +409,15 @@ def table(results: dict[str, dict[str, list[float]]], points: int) -> str:
         )
     v, e, loc = (summary(results[k]["search"])["p50"] for k in ("vecgate", "edge", "local"))
     vu, eu = (summary(results[k]["upsert"])["p50"] for k in ("vecgate", "edge"))
+    bv, be = results["backfill"]["vecgate_rate"], results["backfill"]["edge_rate"]
     lines += [
         "",
         f"search: vecgate adds {v - e:.3f} ms (p50) over the engine in-process "
         f"(x{v / e:.2f}); local mode is x{loc / v:.1f} slower than vecgate",
         f"upsert: vecgate adds {vu - eu:.3f} ms (p50) per 256 points over the engine in-process "
         f"(x{vu / eu:.2f})",
+        f"backfill: vecgate {bv:,.0f} points/s, engine in-process {be:,.0f} points/s "
+        f"(x{bv / be:.2f} of in-process; target >= x0.80)",
     ]
     return "\n".join(lines)
 
@@ -277,6 +437,7 @@ def main() -> int:
         )
         return 2
     vectors, queries = load(args.data, args.points, args.searches)
+    texts, targets = load_migration(args.data, len(vectors))
     progress(f"{len(vectors)} vectors, {len(queries)} queries")
     work = Path(tempfile.mkdtemp(prefix=f"vecgate-bench-{uuid.uuid4().hex[:6]}-"))
     try:
@@ -284,6 +445,7 @@ def main() -> int:
             "vecgate": bench_vecgate(vectors, queries, work),
             "edge": bench_edge(vectors, queries, work),
             "local": bench_local(vectors, queries, work),
+            "backfill": bench_backfill(vectors, texts, targets, work),
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -293,7 +455,11 @@ def main() -> int:
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(
         json.dumps(
-            {k: {op: summary(s) for op, s in v.items()} for k, v in results.items()}, indent=2
+            {
+                k: {op: summary(s) if isinstance(s, list) else s for op, s in v.items()}
+                for k, v in results.items()
+            },
+            indent=2,
         )
     )
     return 0

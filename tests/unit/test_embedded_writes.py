@@ -15,8 +15,8 @@ from qdrant_client.grpc import points_pb2 as ppb
 from qdrant_client.grpc import qdrant_common_pb2 as qc
 
 from adapters.embedded import EmbeddedBackend
-from proxy.values import payload_to_python, python_to_payload
 from proxy.errors import InvalidArgument, NotFound, Unimplemented
+from proxy.values import payload_to_python, python_to_payload
 
 DIM = 4
 
