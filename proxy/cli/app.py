@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import typer
 import typer.main
 
-from proxy.cli import config_cmds, models_cmds
+from proxy.cli import config_cmds, migrate_cmds, models_cmds
 from proxy.cli.explain_cmd import explain
 from proxy.cli.failure import ExitCode, Failure
 from proxy.cli.inspect_cmds import collections, keys, status
@@ -32,6 +32,7 @@ app.command()(collections)
 app.add_typer(models_cmds.app, name="models")
 app.command()(explain)
 app.command()(keys)
+app.add_typer(migrate_cmds.app, name="migrate")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,7 +21,7 @@ from qdrant_client import QdrantClient, models
 
 from proxy.admin.generated import admin_pb2, admin_pb2_grpc
 from proxy.config import hash_key
-from tests.gatewayproc import GatewayProcess
+from tests.gatewayproc import GatewayProcess, running_gateway
 
 V1, V2 = "minilm@1", "minilm@2"
 ADMIN_KEY = "adm"
@@ -548,3 +548,45 @@ def test_verify_measures_real_overlap_and_catches_the_wrong_model(
     error = _refused(lambda: _cutover(admin, name))
     assert _code(error) is grpc.StatusCode.FAILED_PRECONDITION
     assert _migration(admin, name).active == V1
+
+
+_CONFIG_FOR_RACE = f'[[keys]]\nname = "ops"\nsha256 = "{hash_key("race-adm")}"\nrole = "admin"\n'
+_RACE_META = (("api-key", "race-adm"),)
+
+
+def _race_admin(gw: GatewayProcess) -> Any:
+    channel = grpc.insecure_channel(f"127.0.0.1:{gw.grpc_port}")
+    return admin_pb2_grpc.AdminStub(channel)  # type: ignore[no-untyped-call]
+
+
+def test_backfill_never_overwrites_a_newer_target_point(tmp_path):
+    """A point written under the target during the backfill is kept: backfill writes insert-only."""
+    from proxy.migrate_backfill import run_backfill
+
+    with running_gateway(tmp_path / "data", _CONFIG_FOR_RACE) as gw:
+        v1, v2 = gw.client("minilm@1"), gw.client("minilm@2")
+        v1.create_collection("docs", vectors_config=models.VectorParams(size=4, distance="Cosine"))
+        v1.upsert(
+            "docs",
+            [
+                models.PointStruct(id=i, vector=[1.0, i, 0, 0], payload={"text": f"t{i}"})
+                for i in range(20)
+            ],
+        )
+        admin = _race_admin(gw)
+        start = admin_pb2.StartMigrationRequest(
+            collection="docs", to="minilm@2", dimension=4, distance="Cosine"
+        )
+        admin.StartMigration(start, metadata=_RACE_META, timeout=30)
+        fresh = [0.0, 0.0, 1.0, 0.0]
+
+        def embed(texts: list[str]) -> list[list[float]]:
+            # The application writes point 5 under v2 while the backfill is running.
+            v2.upsert("docs", [models.PointStruct(id=5, vector=fresh, payload={"text": "newer"})])
+            return [[0.0, 1.0, 0.0, 0.0] for _ in texts]
+
+        run_backfill(f"127.0.0.1:{gw.grpc_port}", "race-adm", "docs", embed, "text", batch_size=50)
+        (kept,) = v2.retrieve("docs", [5], with_payload=True, with_vectors=True)
+        assert kept.payload["text"] == "newer"
+        np.testing.assert_allclose(kept.vector, fresh, atol=1e-6)
+        assert v2.count("docs").count == 20
