@@ -19,6 +19,7 @@ which is retired) in the backend aliases and partition metadata, like all state.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -57,6 +58,7 @@ class MigrationRecord:
     state: str  # migrating, cut_over, rolled_back, retired, dropped
     started: str  # RFC 3339 with microseconds: the rate is measured from it
     target_points_at_start: int = 0
+    covered_at_start: int = 0
     history: list[dict[str, str]] = field(default_factory=list)
     last_verify: dict[str, Any] | None = None
 
@@ -105,6 +107,7 @@ class Migrations:
         self.catalog = catalog
         self.store = RecordStore(backend, STORE)
         self.tag_keys = (config.tags.model_key, config.tags.version_key)
+        self._readings: dict[str, tuple[float, int]] = {}  # collection -> (time, covered)
 
     # -- records ----------------------------------------------------------------------------
 
@@ -179,6 +182,8 @@ class Migrations:
             target_points_at_start=await self._count(partition),
         )
         record.event("start", by, f"{source} -> {target}" + (" (adopted)" if adopted else ""))
+        if adopted:
+            record.covered_at_start = (await self.ledger(record)).covered
         await self._save(record)
         return record
 
@@ -265,10 +270,25 @@ class Migrations:
             if offset is None:
                 break
         target_points = await self._count(target)
-        written = max(0, target_points - record.target_points_at_start)
-        elapsed = (datetime.now(UTC) - datetime.fromisoformat(record.started)).total_seconds()
-        rate = written / elapsed if elapsed > 0 else 0.0
-        return Ledger(total, covered, target_points, rate)
+        return Ledger(total, covered, target_points, self._rate(record, covered))
+
+    def _rate(self, record: MigrationRecord, covered: int) -> float:
+        """Coverage gained per second since the previous ledger of this migration.
+
+        Measured on coverage (not on target writes, which include applications' own),
+        between two readings, so an idle migration does not dilute a running backfill.
+        The first reading of a process measures from the start of the migration.
+        """
+        moment = time.monotonic()
+        previous = self._readings.get(record.collection)
+        self._readings[record.collection] = (moment, covered)
+        if previous is None:
+            started = datetime.fromisoformat(record.started)
+            elapsed = (datetime.now(UTC) - started).total_seconds()
+            gained = covered - record.covered_at_start
+        else:
+            elapsed, gained = moment - previous[0], covered - previous[1]
+        return max(0.0, gained / elapsed) if elapsed > 0 else 0.0
 
     async def backlog(
         self, collection: str, page_size: int, cursor: str, fields: Sequence[str]
