@@ -163,7 +163,7 @@ class Migrations:
         if source == target:
             raise InvalidArgument(f"`{logical.name}` is already on {target}")
         existing = (await self.records()).get(logical.name)
-        if existing is not None and existing.state != "dropped":
+        if existing is not None and existing.state != "dropped" and _alive(logical, existing):
             raise FailedPrecondition(
                 f"`{logical.name}` is already migrating from {existing.source} to "
                 f"{existing.target} ({existing.state}); finish it (retire and drop) first",
@@ -181,6 +181,8 @@ class Migrations:
             started=now(),
             target_points_at_start=await self._count(partition),
         )
+        if existing is not None:  # an ended migration (dropped, or its collection deleted)
+            record.history = existing.history
         record.event("start", by, f"{source} -> {target}" + (" (adopted)" if adopted else ""))
         if adopted:
             record.covered_at_start = (await self.ledger(record)).covered
@@ -505,6 +507,20 @@ class Migrations:
         record.event("drop", by, f"{record.source} deleted")
         await self._save(record)
         return record
+
+
+def _alive(logical: LogicalCollection, record: MigrationRecord) -> bool:
+    """Whether a recorded migration's versions still exist in this logical collection.
+
+    Deleting and re-creating a collection ends its migration: the new collection's
+    versions are other partitions, even under the same identities.
+    """
+    started = datetime.fromisoformat(record.started)
+    return any(
+        datetime.fromisoformat(p.created) <= started
+        and {str(i) for i in p.binding.values()} <= {record.source, record.target}
+        for p in logical.partitions
+    )
 
 
 def _single(logical: LogicalCollection, identity: Identity) -> Partition | None:

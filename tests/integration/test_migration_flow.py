@@ -590,3 +590,26 @@ def test_backfill_never_overwrites_a_newer_target_point(tmp_path):
         assert kept.payload["text"] == "newer"
         np.testing.assert_allclose(kept.vector, fresh, atol=1e-6)
         assert v2.count("docs").count == 20
+
+
+def test_deleting_a_collection_ends_its_migration(tmp_path):
+    """A collection deleted mid-migration and created again can start a new migration."""
+    with running_gateway(tmp_path / "data", _CONFIG_FOR_RACE) as gw:
+        admin = _race_admin(gw)
+        start = admin_pb2.StartMigrationRequest(
+            collection="docs", to="minilm@2", dimension=4, distance="Cosine"
+        )
+        for _ in range(2):
+            gw.client("minilm@1").create_collection(
+                "docs", vectors_config=models.VectorParams(size=4, distance="Cosine")
+            )
+            view = admin.StartMigration(start, metadata=_RACE_META, timeout=30)
+            assert view.state == "migrating"
+            with pytest.raises(grpc.RpcError) as excinfo:  # a live migration is not restarted
+                admin.StartMigration(start, metadata=_RACE_META, timeout=30)
+            assert excinfo.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+            assert gw.client().delete_collection("docs")
+        history = admin.MigrationHistory(
+            admin_pb2.MigrationHistoryRequest(collection="docs"), metadata=_RACE_META, timeout=30
+        )
+        assert [e.step for e in history.events] == ["start", "start"]
