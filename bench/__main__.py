@@ -174,7 +174,7 @@ def bench_vecgate(vectors: np.ndarray, queries: np.ndarray, work: Path) -> dict[
     from qdrant_client.grpc import points_pb2 as ppb
     from qdrant_client.grpc import qdrant_pb2, qdrant_pb2_grpc
 
-    gateway = GatewayProcess(work / "vecgate").start()
+    gateway = GatewayProcess(work / "vecgate", log_file=work / "vecgate.log").start()
     try:
         client = gateway.client(IDENTITY)
         client.create_collection(
@@ -275,7 +275,7 @@ def bench_backfill(
         return [targets[by_text[text]].tolist() for text in batch]
 
     out: dict[str, Any] = {}
-    gateway = GatewayProcess(work / "backfill", config).start()
+    gateway = GatewayProcess(work / "backfill", config, log_file=work / "backfill.log").start()
     try:
         client = gateway.client(IDENTITY)
         client.create_collection(
