@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
+import structlog
 from qdrant_client.grpc import points_pb2 as ppb
 
 from adapters.base import Backend
@@ -29,6 +30,13 @@ from proxy.registry import LogicalCollection, Partition, Registry
 from proxy.version import QDRANT_PROTOCOL_VERSION, VECGATE_VERSION
 
 Context = grpc.aio.ServicerContext[Any, Any]
+log = structlog.get_logger("vecgate.admin")
+
+
+def _internal(exc: Exception) -> tuple[grpc.StatusCode, str]:
+    """Log an unexpected exception; the status and sentence the caller gets."""
+    log.exception("admin call failed", error=type(exc).__name__)
+    return grpc.StatusCode.INTERNAL, f"internal error in vecgate: {type(exc).__name__}: {exc}"
 
 
 class AdminService(admin_pb2_grpc.AdminServicer):
@@ -77,6 +85,8 @@ class AdminService(admin_pb2_grpc.AdminServicer):
             return await work(self._authorise(context))
         except VecgateError as error:
             await context.abort(error.code, error.message)
+        except Exception as exc:  # a bug: INTERNAL, never UNKNOWN, and logged
+            await context.abort(*_internal(exc))
 
     # -- collections -------------------------------------------------------------------------
 
@@ -332,6 +342,8 @@ class AdminService(admin_pb2_grpc.AdminServicer):
                 yield page
         except VecgateError as error:
             await context.abort(error.code, error.message)
+        except Exception as exc:  # a bug: INTERNAL, never UNKNOWN, and logged
+            await context.abort(*_internal(exc))
 
     async def Verify(self, request: Any, context: Context) -> Any:
         """Answer golden query pairs with both versions; store the report."""

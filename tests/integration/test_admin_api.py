@@ -233,3 +233,31 @@ def test_registered_model_shape_is_enforced_and_persisted(gw, admin):
     assert "vg__models" not in [
         c.name for c in _client(gw, api_key=WRITER).get_collections().collections
     ]
+
+
+def test_a_bug_in_the_admin_api_is_internal_never_unknown(tmp_path):
+    """A corrupt migration record makes MigrationHistory INTERNAL with a sentence, not UNKNOWN."""
+    import asyncio
+
+    from adapters.embedded import EmbeddedBackend
+    from proxy.store import RecordStore
+
+    async def corrupt() -> None:
+        backend = EmbeddedBackend(tmp_path / "data")
+        await RecordStore(backend, "vg__migrations").put("docs", '{"collection": "docs"}')
+        await backend.close()
+
+    asyncio.run(corrupt())
+    proc = GatewayProcess(tmp_path / "data", CONFIG).start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{proc.grpc_port}") as channel:
+            stub = admin_pb2_grpc.AdminStub(channel)
+            with pytest.raises(grpc.RpcError) as excinfo:
+                stub.MigrationHistory(
+                    admin_pb2.MigrationHistoryRequest(), metadata=_meta(ADMIN), timeout=10
+                )
+        assert excinfo.value.code() is grpc.StatusCode.INTERNAL
+        assert excinfo.value.details().startswith("internal error in vecgate: TypeError")
+    finally:
+        proc.stop()
+    assert any('"admin call failed"' in line for line in proc.log_lines)
