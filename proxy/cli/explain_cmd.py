@@ -11,7 +11,7 @@ from proxy.cli import render
 from proxy.cli.client import AdminClient
 from proxy.cli.failure import ExitCode, Failure
 from proxy.cli.options import DEFAULT_TARGET, DEFAULT_TIMEOUT, AdminKey, AsJson, Target, Timeout
-from proxy.cli.output import print_json, show
+from proxy.cli.output import emit
 
 OPERATIONS = "search, query, recommend, upsert, update_vectors, get, scroll, count, delete_points"
 
@@ -52,9 +52,6 @@ def explain(
         request.api_key = api_key
     with AdminClient(target, admin_key, timeout) as admin:
         reply = admin.call("Explain", request, pb.ExplainReply)
-    if as_json:
-        print_json(reply)
-    else:
-        show(render.explain_view(reply))
+    emit(reply, as_json, lambda: render.explain_view(reply))
     if not reply.allowed:
         raise Failure(f"{reply.status}: {reply.message}", ExitCode.REFUSED)

@@ -10,7 +10,7 @@ from proxy.admin.generated import admin_pb2 as pb
 from proxy.cli import render
 from proxy.cli.client import AdminClient
 from proxy.cli.options import DEFAULT_TARGET, DEFAULT_TIMEOUT, AdminKey, AsJson, Target, Timeout
-from proxy.cli.output import print_json, show
+from proxy.cli.output import emit
 
 
 def status(
@@ -23,10 +23,7 @@ def status(
     """Versions, counts, backend and models near or past their sunset."""
     with AdminClient(target, admin_key, timeout) as admin:
         reply = admin.call("Status", pb.StatusRequest(), pb.StatusReply)
-    if as_json:
-        print_json(reply)
-    else:
-        show(render.status_view(reply))
+    emit(reply, as_json, lambda: render.status_view(reply))
 
 
 def collections(
@@ -46,18 +43,12 @@ def collections(
             listed = admin.call(
                 "ListCollections", pb.ListCollectionsRequest(), pb.ListCollectionsReply
             )
-        if as_json:
-            print_json(listed)
-        else:
-            show(render.collections_table(listed.collections))
+        emit(listed, as_json, lambda: render.collections_table(listed.collections))
         return
     with AdminClient(target, admin_key, timeout) as admin:
         request = pb.DescribeCollectionRequest(name=name)
         view = admin.call("DescribeCollection", request, pb.CollectionView)
-    if as_json:
-        print_json(view)
-    else:
-        show(render.collection_detail(view))
+    emit(view, as_json, lambda: render.collection_detail(view))
 
 
 def keys(
@@ -70,7 +61,4 @@ def keys(
     """Configured API keys: name, role, identity and scope (never the secret)."""
     with AdminClient(target, admin_key, timeout) as admin:
         reply = admin.call("ListKeys", pb.ListKeysRequest(), pb.ListKeysReply)
-    if as_json:
-        print_json(reply)
-    else:
-        show(render.keys_table(reply.keys))
+    emit(reply, as_json, lambda: render.keys_table(reply.keys))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from google.protobuf.message import Message
-from rich.console import Console, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -37,7 +37,7 @@ from proxy.cli.client import AdminClient
 from proxy.cli.failure import ExitCode, Failure
 from proxy.cli.models_cmds import Distance
 from proxy.cli.options import DEFAULT_TARGET, DEFAULT_TIMEOUT, AdminKey, AsJson, Target, Timeout
-from proxy.cli.output import print_json, show
+from proxy.cli.output import emit, show
 
 app = typer.Typer(
     help=(
@@ -227,10 +227,7 @@ def history_table(events: Sequence[pb.MigrationEvent]) -> Table:
 
 def _print_view(view: pb.MigrationView, as_json: bool, headline: str) -> None:
     """A state change's resulting migration, for people or as JSON."""
-    if as_json:
-        print_json(view)
-    else:
-        show(Text(headline, style="bold"), migration_view(view))
+    emit(view, as_json, lambda: Group(Text(headline, style="bold"), migration_view(view)))
 
 
 # -- start, status -------------------------------------------------------------------------
@@ -279,10 +276,7 @@ def status(
     """State, active version, backfill ledger (covered, missing, rate, ETA), last verify."""
     request = pb.GetMigrationRequest(collection=collection, ledger=True)
     view = _call("GetMigration", request, pb.MigrationView, (target, admin_key, timeout))
-    if as_json:
-        print_json(view)
-    else:
-        show(migration_view(view))
+    emit(view, as_json, lambda: migration_view(view))
 
 
 # -- backfill ------------------------------------------------------------------------------
@@ -502,10 +496,7 @@ def verify(
     queries = golden_queries(read_golden(golden), embed_source, embed_target)
     request = pb.VerifyRequest(collection=collection, k=k, queries=queries)
     report = _call("Verify", request, pb.VerifyReport, (target, admin_key, timeout))
-    if as_json:
-        print_json(report)
-    else:
-        show(verify_view(report))
+    emit(report, as_json, lambda: verify_view(report))
     if not report.passed:
         raise Failure(
             f"verify did not pass: overlap@{report.k} {report.overlap:.3f} over "
@@ -634,7 +625,4 @@ def history(
     reply = _call(
         "MigrationHistory", request, pb.MigrationHistoryReply, (target, admin_key, timeout)
     )
-    if as_json:
-        print_json(reply)
-    else:
-        show(history_table(reply.events))
+    emit(reply, as_json, lambda: history_table(reply.events))

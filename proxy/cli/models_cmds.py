@@ -13,7 +13,7 @@ from proxy.admin.generated import admin_pb2 as pb
 from proxy.cli import render
 from proxy.cli.client import AdminClient
 from proxy.cli.options import DEFAULT_TARGET, DEFAULT_TIMEOUT, AdminKey, AsJson, Target, Timeout
-from proxy.cli.output import print_json, show
+from proxy.cli.output import emit
 
 app = typer.Typer(
     help="Known model versions, flagged near or past their sunset; register and update them.",
@@ -67,10 +67,7 @@ def models(
         return
     with AdminClient(target, admin_key, timeout) as admin:
         reply = admin.call("ListModels", pb.ListModelsRequest(), pb.ListModelsReply)
-    if as_json:
-        print_json(reply)
-    else:
-        show(render.models_table(reply.models))
+    emit(reply, as_json, lambda: render.models_table(reply.models))
 
 
 @app.command()
@@ -140,7 +137,8 @@ def update(
 
 def _print_model(view: pb.ModelView, as_json: bool, done: str) -> None:
     """The model as vecgate now knows it."""
-    if as_json:
-        print_json(view)
-    else:
-        show(render.models_table([view], title=f"{done} {view.name}@{view.version}"))
+    emit(
+        view,
+        as_json,
+        lambda: render.models_table([view], title=f"{done} {view.name}@{view.version}"),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
@@ -39,6 +40,14 @@ def show(*renderables: RenderableType) -> None:
     console = stdout_console()
     for renderable in renderables:
         console.print(renderable)
+
+
+def emit(message: Message, as_json: bool, for_people: Callable[[], RenderableType]) -> None:
+    """A read command's reply: JSON for scripts, or what `for_people` renders."""
+    if as_json:
+        print_json(message)
+    else:
+        show(for_people())
 
 
 def print_reason(reason: str) -> None:
