@@ -195,8 +195,3 @@ class Registry:
         if logical is None:
             raise NotFound(f"Not found: Collection `{name}` doesn't exist!", reason="no_collection")
         return logical
-
-    def logical_of(self, physical: str) -> str | None:
-        """The logical name of a physical index, if it is one of ours."""
-        partition = self.state.by_physical.get(physical)
-        return partition.logical if partition else None

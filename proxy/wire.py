@@ -40,15 +40,6 @@ def packed_floats(message: Any) -> Floats:
     return np.frombuffer(raw, dtype="<f4", offset=pos, count=length // 4)
 
 
-def all_finite(rows: list[Floats]) -> int | None:
-    """Index of the first row holding NaN or an infinity, or None when all are finite."""
-    if not rows:
-        return None
-    if np.isfinite(np.concatenate(rows)).all():
-        return None
-    return next(i for i, row in enumerate(rows) if not np.isfinite(row).all())
-
-
 def packed_matrix(messages: list[Any], dim: int) -> Floats | None:
     """Rows of `dim` floats from DenseVector messages in one numpy read, or None.
 
