@@ -49,6 +49,7 @@ class Envelope:
     backend_op: Op | None = None  # set when a filter rewrote the request into another RPC
     shape: QueryShape | None = None  # search family: what the request compares
     carries_vectors: bool = False
+    written: list[tuple[str, Any]] = field(default_factory=list)  # (where, point) written
     points: int = 0  # points written
     decision: str = "pending"  # routed | refused | served
     reason: str | None = None

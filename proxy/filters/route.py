@@ -60,8 +60,9 @@ class Route(RequestFilter):
             return env.shape.names
         names: set[str] = set()
         if op.kind is Kind.WRITE:
-            for _, point in written_points(op.name, request):
-                env.points += 1
+            env.written = list(written_points(op.name, request))
+            env.points = len(env.written)
+            for _, point in env.written:
                 names.update(point_vector_names(point))
             env.carries_vectors = bool(names)
         return names

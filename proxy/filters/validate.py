@@ -12,7 +12,7 @@ from proxy.chain import RequestFilter
 from proxy.envelope import Envelope
 from proxy.errors import InvalidArgument
 from proxy.frontend.ops import Kind
-from proxy.frontend.walk import QueryVector, point_vectors, written_points
+from proxy.frontend.walk import QueryVector, point_vectors
 from proxy.registry import Partition
 from proxy.wire import packed_matrix
 
@@ -28,10 +28,10 @@ class Validate(RequestFilter):
         if env.op.kind is Kind.SEARCH and env.shape is not None:
             check_vectors(env.shape.vectors, partition)
         elif env.op.kind is Kind.WRITE:
-            check_written_points(env.op.name, env.request, partition)
+            check_written_points(env.written, partition)
 
 
-def check_written_points(op_name: str, request: object, partition: Partition) -> None:
+def check_written_points(written: list[tuple[str, Any]], partition: Partition) -> None:
     """Check every written point; plain dense vectors take a batched fast path.
 
     The fast path reads all unnamed dense vectors from their wire bytes at once and
@@ -41,7 +41,7 @@ def check_written_points(op_name: str, request: object, partition: Partition) ->
     default = partition.vectors.get("")
     fast = default is not None and default.size is not None and not default.multivector
     batch: list[tuple[str, Any]] = []
-    for where, point in written_points(op_name, request):
+    for where, point in written:
         vectors = point.vectors
         if (
             fast
