@@ -23,6 +23,9 @@ class Backend(ABC):
 
     #: Short name shown in logs and `GET /` (``embedded``, ``qdrant``, ``milvus``).
     kind: str = "backend"
+    #: Whether other processes (vecgate replicas) may change the state behind it, so that
+    #: routing state must be re-read rather than trusted from this process's cache.
+    shared: bool = False
 
     @abstractmethod
     async def handle(self, method: str, request: Message, *, timeout: float | None = None) -> Any:

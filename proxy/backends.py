@@ -7,7 +7,12 @@ from proxy.config import Config
 
 
 def make_backend(config: Config) -> Backend:
-    """The backend for `config.backend.url` (only ``embedded`` in this release)."""
+    """The backend for `config.backend.url`: the embedded engine or a remote Qdrant."""
+    remote = config.backend.remote
+    if remote is not None:
+        from adapters.qdrant_remote import RemoteQdrantBackend
+
+        return RemoteQdrantBackend(remote, config.backend)
     from adapters.embedded import EmbeddedBackend
 
     return EmbeddedBackend(config.server.data_dir, sync_writes=config.backend.sync_writes)

@@ -216,6 +216,7 @@ class CollectionOps:
 
     async def list(self, env: Envelope) -> Any:
         """Logical collection names only."""
+        await self.registry.fresh(env.started)  # replicas: see what others did
         start = time.perf_counter()
         response = cpb.ListCollectionsResponse()
         for name in sorted(self.registry.state.collections):
@@ -225,6 +226,7 @@ class CollectionOps:
 
     async def exists(self, env: Envelope) -> Any:
         """Whether a logical collection of that name exists."""
+        await self.registry.fresh(env.started)  # replicas: see what others did
         start = time.perf_counter()
         exists = env.request.collection_name in self.registry.state.collections
         return cpb.CollectionExistsResponse(
@@ -335,6 +337,7 @@ class CollectionOps:
 
     async def list_aliases(self, env: Envelope) -> Any:
         """Every user alias with the logical collection it names."""
+        await self.registry.fresh(env.started)  # replicas: see what others did
         start = time.perf_counter()
         response = cpb.ListAliasesResponse()
         for alias, logical in sorted(self.registry.state.aliases.items()):
@@ -344,6 +347,7 @@ class CollectionOps:
 
     async def list_collection_aliases(self, env: Envelope) -> Any:
         """The user aliases of one logical collection."""
+        await self.registry.fresh(env.started)  # replicas: see what others did
         start = time.perf_counter()
         logical = self.registry.resolve(env.request.collection_name)
         response = cpb.ListAliasesResponse()

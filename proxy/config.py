@@ -13,9 +13,11 @@ import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -56,22 +58,75 @@ class ServerConfig(_Strict):
 
 
 class BackendConfig(_Strict):
-    """Which vector database stands behind vecgate."""
+    """Which vector database stands behind vecgate, and how vecgate talks to it."""
 
+    #: ``embedded`` (Qdrant's engine in-process) or a Qdrant server's gRPC address:
+    #: ``qdrant://host:6334``, ``qdrants://host:6334`` for TLS.
     url: str = "embedded"
     #: Embedded engine: fsync every write (survives a machine crash, +3-4 ms per write).
     #: Without it an acknowledged write survives a crash of the vecgate process.
     sync_writes: bool = False
+    #: Remote Qdrant: the api-key vecgate sends upstream (better: VECGATE_BACKEND_API_KEY).
+    api_key: str | None = None
+    #: Remote Qdrant over TLS: CA bundle to trust (default: the system's roots).
+    ca_file: Path | None = None
+    #: Remote Qdrant: largest gRPC message sent to or accepted from the backend.
+    max_message_mb: int = Field(default=64, ge=1, le=2047)
+    #: Remote Qdrant: long-lived connections, used in turn.
+    channels: int = Field(default=2, ge=1, le=64)
+    #: Deadline of a backend call when the client set none (seconds).
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    #: Remote Qdrant: how often routing state is re-read, so that replicas agree (seconds).
+    refresh_seconds: float = Field(default=1.0, ge=0.1, le=60)
 
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, url: str) -> str:
-        if url != "embedded":
-            raise ValueError(
-                f"backend {url!r} is not available in this build; use 'embedded' "
-                "(remote Qdrant and Milvus backends are planned)"
-            )
+        if url == "embedded":
+            return url
+        parse_backend_url(url)  # raises ValueError naming what is accepted
         return url
+
+    @property
+    def remote(self) -> RemoteAddress | None:
+        """The remote Qdrant address, or None for the embedded engine."""
+        return None if self.url == "embedded" else parse_backend_url(self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteAddress:
+    """A remote Qdrant's gRPC address."""
+
+    host: str
+    port: int
+    tls: bool
+
+    @property
+    def target(self) -> str:
+        """``host:port`` as gRPC dials it."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+BACKEND_SCHEMES = {"qdrant": False, "qdrants": True}
+QDRANT_GRPC_PORT = 6334
+
+
+def parse_backend_url(url: str) -> RemoteAddress:
+    """``qdrant://host:port`` (or ``qdrants://`` for TLS) as an address; ValueError otherwise."""
+    accepted = (
+        "use 'embedded', 'qdrant://HOST:PORT' or 'qdrants://HOST:PORT' (TLS); "
+        "Milvus is not available in this build"
+    )
+    parts = urlsplit(url)
+    if parts.scheme not in BACKEND_SCHEMES or not parts.hostname:
+        raise ValueError(f"backend {url!r} is not a backend address; {accepted}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"backend {url!r} has a path, query or user part; {accepted}")
+    try:
+        port = parts.port or QDRANT_GRPC_PORT
+    except ValueError:
+        raise ValueError(f"backend {url!r} has a bad port; {accepted}") from None
+    return RemoteAddress(parts.hostname, port, BACKEND_SCHEMES[parts.scheme])
 
 
 class TagConfig(_Strict):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from proxy.identity import Identity
@@ -58,3 +58,22 @@ class Envelope:
     backend_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)  # sent as vecgate-warning trailers
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def restart(self, extra: dict[str, Any]) -> None:
+        """Forget what the filters decided, for a second run of the chain.
+
+        Used once, after a refusal made on stale routing state (another replica had just
+        changed it): only what the client sent, and when, is kept.
+        """
+        for spec in fields(self):
+            if spec.name in _SENT:
+                continue
+            if spec.default_factory is not MISSING:
+                setattr(self, spec.name, spec.default_factory())
+            else:
+                setattr(self, spec.name, spec.default)
+        self.extra = dict(extra)
+
+
+#: The fields a client's request fixes; everything else is the filters' work.
+_SENT = frozenset({"op", "request", "metadata", "collection", "started"})

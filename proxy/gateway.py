@@ -45,6 +45,20 @@ def routing_filters(config: Config, registry: Registry, models: ModelRegistry) -
     ]
 
 
+#: Refusals that another replica's change (a collection or version created a moment ago)
+#: can make wrong, raised before any filter rewrote the request.
+_STALE_REASONS = frozenset({"no_collection", "cross_version", "no_active"})
+
+
+def _maybe_stale(env: Envelope, exc: VecgateError) -> bool:
+    """Whether re-reading routing state could turn this refusal into an answer.
+
+    Only refusals raised before a partition was chosen qualify: lookups are resolved
+    (and rewritten) after that, so the request is still as the client sent it.
+    """
+    return exc.reason in _STALE_REASONS and env.partition is None
+
+
 class Gateway:
     """One request path: envelope -> authenticate, identify, route, validate, tag -> router."""
 
@@ -103,7 +117,7 @@ class Gateway:
         """Run one request through the chain; turn a refusal into its status."""
         error: VecgateError | None = None
         try:
-            response = await self.chain.run(env)
+            response = await self._run(env)
             if env.warnings:
                 context.set_trailing_metadata(tuple((WARNING_TRAILER, w) for w in env.warnings))
             return response
@@ -121,6 +135,21 @@ class Gateway:
         if retry_after is not None:
             context.set_trailing_metadata((("retry-after", str(int(retry_after + 0.999))),))
         await context.abort(error.code, error.message)  # raises: never returns
+
+    async def _run(self, env: Envelope) -> Any:
+        """The chain's answer; on a shared backend, once more after a stale-state refusal."""
+        extra = dict(env.extra) if self.registry.shared else env.extra
+        try:
+            return await self.chain.run(env)
+        except VecgateError as exc:
+            if not (self.registry.shared and _maybe_stale(env, exc)):
+                raise
+            seen = self.registry.state
+            await self.registry.fresh(env.started)
+            if self.registry.state is seen:
+                raise  # the refusal was made on current state: it stands
+        env.restart(extra)
+        return await self.chain.run(env)
 
     def _log(self, env: Envelope, error: VecgateError | None) -> None:
         partition = env.partition

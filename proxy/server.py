@@ -25,6 +25,7 @@ from proxy.http import HttpSide
 from proxy.migrations import Migrations
 from proxy.models import ModelRegistry
 from proxy.registry import Registry
+from proxy.sync import follow_backend, load_state
 
 log = structlog.get_logger("vecgate.server")
 
@@ -42,11 +43,12 @@ class Running:
     health: health.HealthServicer
     grpc_port: int
     http_port: int
-    watch: asyncio.Task[None]
+    tasks: list[asyncio.Task[None]]  # background work: deprecation watch, state refresh
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Report NOT_SERVING, let in-flight calls finish, close the backend."""
-        self.watch.cancel()
+        for task in self.tasks:
+            task.cancel()
         self.health.enter_graceful_shutdown()
         await self.http.stop()
         await self.grpc_server.stop(grace)
@@ -76,9 +78,8 @@ async def start(config: Config) -> Running:
     """Start every listener; returns once requests can be served."""
     backend = make_backend(config)
     registry = Registry(backend)
-    await registry.refresh()
     models = ModelRegistry(backend, config.models, config.pin_policy())
-    await models.refresh()
+    await load_state(registry, models, config.backend.url)
     gateway = Gateway(config, backend, registry, models)
     limit = config.server.max_message_mb * 1024 * 1024
     server = grpc.aio.server(
@@ -115,8 +116,11 @@ async def start(config: Config) -> Running:
     http_port = await http.start(host, config.server.http_port)
     for name in ("", *SERVICES, admin_name):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    watch = asyncio.create_task(watch_deprecations(config, registry, models))
-    return Running(server, http, backend, health_servicer, grpc_port, http_port, watch)
+    tasks = [asyncio.create_task(watch_deprecations(config, registry, models))]
+    if backend.shared:
+        interval = config.backend.refresh_seconds
+        tasks.append(asyncio.create_task(follow_backend(registry, models, interval)))
+    return Running(server, http, backend, health_servicer, grpc_port, http_port, tasks)
 
 
 async def serve(config: Config) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.gatewayproc import GatewayProcess
+from tests.upstream import UpstreamProcess
 
 DATA = Path(__file__).parent / "data"
 _counter = itertools.count()
@@ -28,6 +30,41 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess
     proc = GatewayProcess(tmp_path_factory.mktemp("gw") / "data").start()
     yield proc
     proc.stop()
+
+
+#: The backends the suites that say so run on: the embedded engine, and a Qdrant server
+#: reached over gRPC (`tests/upstream.py`, since no Qdrant server runs on this machine).
+BACKENDS = ("embedded", "qdrant")
+
+
+@contextmanager
+def gateway_on(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, config: str | None = None
+) -> Iterator[GatewayProcess]:
+    """A `vecgate serve` process on `backend` ("embedded" or "qdrant"), stopped on exit."""
+    upstream: UpstreamProcess | None = None
+    extra: tuple[str, ...] = ()
+    if backend == "qdrant":
+        upstream = UpstreamProcess(tmp_path_factory.mktemp("upstream")).start()
+        extra = ("--backend", upstream.url)
+    try:
+        proc = GatewayProcess(tmp_path_factory.mktemp("gw") / "data", config, *extra).start()
+        try:
+            yield proc
+        finally:
+            proc.stop()
+    finally:
+        if upstream is not None:
+            upstream.stop()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def gateway_each_backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    """A `vecgate serve` process per module and backend (embedded, then remote Qdrant)."""
+    with gateway_on(request.param, tmp_path_factory) as proc:
+        yield proc
 
 
 @pytest.fixture

@@ -24,7 +24,11 @@ class LogLevel(StrEnum):
 
 
 def _overrides(
-    host: str | None, grpc_port: int | None, http_port: int | None, data_dir: Path | None
+    host: str | None,
+    grpc_port: int | None,
+    http_port: int | None,
+    data_dir: Path | None,
+    backend: str | None,
 ) -> dict[str, Any]:
     """The flags as configuration overrides (unset flags leave the file's values)."""
     return {
@@ -33,7 +37,8 @@ def _overrides(
             "grpc_port": grpc_port,
             "http_port": http_port,
             "data_dir": data_dir,
-        }
+        },
+        "backend": {"url": backend},
     }
 
 
@@ -55,6 +60,13 @@ def serve(
         Path | None,
         typer.Option("--data-dir", help="Data directory (default ./vecgate-data)."),
     ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            help="embedded (default), qdrant://HOST:6334, or qdrants://HOST:6334 (TLS).",
+        ),
+    ] = None,
     log_level: Annotated[LogLevel, typer.Option("--log-level", help="Log level.")] = (
         LogLevel.INFO
     ),
@@ -74,7 +86,7 @@ def serve(
 
     try:
         loaded = load_config(
-            config, _overrides(host, grpc_port, http_port, data_dir), admin_key=admin_key
+            config, _overrides(host, grpc_port, http_port, data_dir, backend), admin_key=admin_key
         )
     except ConfigError as exc:
         raise Failure(str(exc), ExitCode.USAGE) from None

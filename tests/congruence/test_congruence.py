@@ -28,6 +28,12 @@ N_POINTS = 300
 SCORE_TOL = 1e-4
 
 
+@pytest.fixture(scope="module")
+def gateway(gateway_each_backend: GatewayProcess) -> GatewayProcess:
+    """This suite runs through vecgate on every backend (conftest.BACKENDS)."""
+    return gateway_each_backend
+
+
 def _payload(n: int, origin: str) -> dict[str, Any]:
     return {
         "n": n,

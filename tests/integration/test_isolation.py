@@ -8,7 +8,15 @@ import pytest
 from qdrant_client import models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
+from tests.gatewayproc import GatewayProcess
+
 V1, V2 = "emb@1", "emb@2"
+
+
+@pytest.fixture(scope="module")
+def gateway(gateway_each_backend: GatewayProcess) -> GatewayProcess:
+    """This suite runs through vecgate on every backend (conftest.BACKENDS)."""
+    return gateway_each_backend
 
 
 def _status(excinfo: pytest.ExceptionInfo[BaseException]) -> grpc.StatusCode:

@@ -21,6 +21,7 @@ from qdrant_client import QdrantClient, models
 
 from proxy.admin.generated import admin_pb2, admin_pb2_grpc
 from proxy.config import hash_key
+from tests.conftest import BACKENDS, gateway_on
 from tests.gatewayproc import GatewayProcess, running_gateway
 
 V1, V2 = "minilm@1", "minilm@2"
@@ -39,12 +40,13 @@ TARGET_ONLY = 100_010  # written under the target only: no source point to cover
 Embeddings = dict[str, np.ndarray]
 
 
-@pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    """One gateway for this module, with the admin key `ops`."""
-    proc = GatewayProcess(tmp_path_factory.mktemp("migration") / "data", CONFIG).start()
-    yield proc
-    proc.stop()
+@pytest.fixture(scope="module", params=BACKENDS)
+def gw(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    """One gateway for this module and backend, with the admin key `ops`."""
+    with gateway_on(request.param, tmp_path_factory, CONFIG) as proc:
+        yield proc
 
 
 @pytest.fixture

@@ -16,10 +16,17 @@ from qdrant_client.grpc import qdrant_common_pb2 as common
 from qdrant_client.grpc import qdrant_pb2
 
 from proxy.frontend.ops import SERVICE_MODULES
+from tests.gatewayproc import GatewayProcess
 
 C = "coverage"
 META = (("x-embedding-model", "cov@1"),)
 DIM = 4
+
+
+@pytest.fixture(scope="module")
+def gateway(gateway_each_backend: GatewayProcess) -> GatewayProcess:
+    """This suite runs through vecgate on every backend (conftest.BACKENDS)."""
+    return gateway_each_backend
 
 
 def _vec(x: float) -> list[float]:
