@@ -68,6 +68,11 @@ class RemoteQdrantBackend(Backend):
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.keepalive_timeout_ms", 10_000),
             ("grpc.http2.max_pings_without_data", 0),
+            # After an outage, find the server again within about a second (gRPC's default
+            # backoff grows to two minutes).
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 1000),
             ("grpc.keepalive_permit_without_calls", 1),
         ]
         credentials = _credentials(config) if address.tls else None
@@ -122,6 +127,12 @@ class RemoteQdrantBackend(Backend):
         name = method.rsplit("/", 1)[-1]
         if code in _CLIENT_FAULTS:
             return _CLIENT_FAULTS[code](details or f"{where} refused {name} ({code.name})")
+        if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in details:
+            return ResourceExhausted(
+                f"the message to or from {where} is larger than backend.max_message_mb "
+                f"allows ({_first_line(details)}); send fewer points per request or raise "
+                "the limit"
+            )
         if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
             return ResourceExhausted(
                 f"{where} is overloaded: {details}", retry_after=_retry_after(exc)

@@ -12,7 +12,7 @@ import asyncio
 
 import structlog
 
-from proxy.errors import VecgateError
+from proxy.errors import DeadlineExceeded, Unavailable, VecgateError
 from proxy.models import ModelRegistry
 from proxy.registry import Registry
 
@@ -26,7 +26,8 @@ async def load_state(registry: Registry, models: ModelRegistry, target: str) -> 
     """Read routing state and models, retrying until the backend answers.
 
     vecgate serves nothing before it knows where requests go: without routing state
-    every collection would look absent.
+    every collection would look absent. A backend that is not up yet is waited for; one
+    that refuses vecgate (bad credentials, say) stops start-up with its sentence.
     """
     delay = FIRST_RETRY_SECONDS
     while True:
@@ -34,7 +35,7 @@ async def load_state(registry: Registry, models: ModelRegistry, target: str) -> 
             await registry.refresh()
             await models.refresh()
             return
-        except VecgateError as exc:
+        except (Unavailable, DeadlineExceeded) as exc:
             log.warning("waiting for the backend", backend=target, error=exc.message, retry_s=delay)
         await asyncio.sleep(delay)
         delay = min(delay * 2, MAX_RETRY_SECONDS)

@@ -4,11 +4,13 @@ No Qdrant server can run on this machine, so tests (and `make bench`) start this
 Qdrant's own engine (qdrant-edge) behind Qdrant's gRPC services, with no policy at all.
 
     python -m tests.upstream --data-dir D [--port P] [--stall qdrant.Points/Search]
+        [--exhaust qdrant.Points/Search] [--api-key K] [--tls-cert C --tls-key K]
 
 prints one JSON line ``{"event": "ready", "port": P}`` and serves until SIGTERM. A
 stalled method never answers; when its caller gives up, the server prints
 ``{"event": "cancelled", "method": ...}``, which is how a test sees that vecgate
-cancelled the upstream call.
+cancelled the upstream call. An exhausted method answers RESOURCE_EXHAUSTED with
+``retry-after: 7``; with an api-key, calls without it are UNAUTHENTICATED, as Qdrant's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +33,19 @@ ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 256 * 1024 * 1024
 
 
-def _handlers(backend: Any, stall: set[str]) -> list[grpc.GenericRpcHandler[Any, Any]]:
+RETRY_AFTER = "7"
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What the upstream does wrong on purpose."""
+
+    stall: frozenset[str] = frozenset()
+    exhaust: frozenset[str] = frozenset()
+    api_key: str | None = None
+
+
+def _handlers(backend: Any, faults: Faults) -> list[grpc.GenericRpcHandler[Any, Any]]:
     from qdrant_client.grpc import qdrant_pb2
 
     from proxy.errors import VecgateError
@@ -38,7 +53,13 @@ def _handlers(backend: Any, stall: set[str]) -> list[grpc.GenericRpcHandler[Any,
 
     def unary(method: str) -> Any:
         async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            if method in stall:
+            sent = dict(context.invocation_metadata() or ())
+            if faults.api_key is not None and sent.get("api-key") != faults.api_key:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "Invalid api-key")
+            if method in faults.exhaust:
+                context.set_trailing_metadata((("retry-after", RETRY_AFTER),))
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "Too many requests")
+            if method in faults.stall:
                 try:
                     await asyncio.sleep(3600)
                 except asyncio.CancelledError:
@@ -65,7 +86,7 @@ def _handlers(backend: Any, stall: set[str]) -> list[grpc.GenericRpcHandler[Any,
     return [grpc.method_handlers_generic_handler(s, m) for s, m in services.items()]
 
 
-async def _serve(data_dir: Path, port: int, stall: set[str]) -> None:
+async def _serve(data_dir: Path, port: int, faults: Faults, tls: tuple[Path, Path] | None) -> None:
     from adapters.embedded import EmbeddedBackend
 
     backend = EmbeddedBackend(data_dir)
@@ -76,8 +97,13 @@ async def _serve(data_dir: Path, port: int, stall: set[str]) -> None:
             ("grpc.so_reuseport", 0),
         ]
     )
-    server.add_generic_rpc_handlers(_handlers(backend, stall))
-    bound = server.add_insecure_port(f"127.0.0.1:{port}")
+    server.add_generic_rpc_handlers(_handlers(backend, faults))
+    address = f"127.0.0.1:{port}"
+    if tls is None:
+        bound = server.add_insecure_port(address)
+    else:
+        pair = (tls[1].read_bytes(), tls[0].read_bytes())
+        bound = server.add_secure_port(address, grpc.ssl_server_credentials([pair]))
     await server.start()
     print(json.dumps({"event": "ready", "port": bound}), flush=True)
     stop = asyncio.Event()
@@ -95,18 +121,29 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--stall", action="append", default=[], help="e.g. qdrant.Points/Search")
+    parser.add_argument("--exhaust", action="append", default=[])
+    parser.add_argument("--api-key")
+    parser.add_argument("--tls-cert", type=Path)
+    parser.add_argument("--tls-key", type=Path)
     args = parser.parse_args()
-    stall = {"/" + name.lstrip("/") for name in args.stall}
-    asyncio.run(_serve(args.data_dir, args.port, stall))
+    faults = Faults(
+        stall=frozenset("/" + name.lstrip("/") for name in args.stall),
+        exhaust=frozenset("/" + name.lstrip("/") for name in args.exhaust),
+        api_key=args.api_key,
+    )
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
+    asyncio.run(_serve(args.data_dir, args.port, faults, tls))
 
 
 class UpstreamProcess:
     """The upstream above as a child process (so a test can kill it and start it again)."""
 
-    def __init__(self, data_dir: Path, *, port: int = 0, stall: tuple[str, ...] = ()) -> None:
+    def __init__(self, data_dir: Path, *extra: str, port: int = 0) -> None:
+        """`extra`: more flags of `python -m tests.upstream` (``--stall M``, ``--api-key K``)."""
         self.data_dir = data_dir
         self.port = port
-        self.stall = stall
+        self.extra = extra
+        self.scheme = "qdrants" if "--tls-cert" in extra else "qdrant"
         self.proc: subprocess.Popen[str] | None = None
         self.events: list[dict[str, Any]] = []
         self._reader: threading.Thread | None = None
@@ -114,9 +151,7 @@ class UpstreamProcess:
     def start(self, timeout: float = 30.0) -> UpstreamProcess:
         """Start it (on the same port as before, after a restart) and wait until it serves."""
         args = [sys.executable, "-m", "tests.upstream", "--data-dir", str(self.data_dir)]
-        args += ["--port", str(self.port)]
-        for method in self.stall:
-            args += ["--stall", method]
+        args += ["--port", str(self.port), *self.extra]
         self.events = []
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
@@ -144,7 +179,7 @@ class UpstreamProcess:
     @property
     def url(self) -> str:
         """The `--backend` address of this upstream."""
-        return f"qdrant://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def kill(self) -> None:
         """SIGKILL: the upstream vanishes mid-whatever it was doing."""

@@ -12,6 +12,7 @@ import typer
 from proxy.cli.failure import ExitCode, Failure
 from proxy.cli.options import ADMIN_KEY_ENV
 from proxy.config import ConfigError, hash_key, load_config
+from proxy.errors import VecgateError
 
 
 class LogLevel(StrEnum):
@@ -93,7 +94,7 @@ def serve(
     configure_logging(log_level.value)
     try:
         asyncio.run(run(loaded))
-    except OSError as exc:
+    except (OSError, VecgateError) as exc:  # cannot listen, or the backend refused us
         raise Failure(str(exc)) from None
 
 

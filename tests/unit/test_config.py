@@ -124,3 +124,33 @@ def test_unpinned_model_in_config_is_refused(tmp_path):
     path.write_text('[[models]]\nname = "minilm@latest"\nsunset = 2027-01-01\n')
     with pytest.raises(ConfigError, match=r"models\.minilm@latest"):
         load_config(path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("url", "target", "tls"),
+    [
+        ("qdrant://qdrant:6334", "qdrant:6334", False),
+        ("qdrant://10.0.0.7", "10.0.0.7:6334", False),  # Qdrant's gRPC port by default
+        ("qdrants://db.example.com:443", "db.example.com:443", True),
+        ("qdrant://[::1]:7334", "[::1]:7334", False),
+    ],
+)
+def test_remote_backend_urls(url, target, tls):
+    """qdrant:// and qdrants:// name a Qdrant server's gRPC address; flags and env agree."""
+    remote = load_config(overrides={"backend": {"url": url}}).backend.remote
+    assert remote is not None
+    assert (remote.target, remote.tls) == (target, tls)
+    from_env = load_config(environ={"VECGATE_BACKEND_URL": url}).backend.remote
+    assert from_env == remote
+    assert load_config().backend.remote is None  # embedded by default
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["milvus://m:19530", "http://qdrant:6333", "qdrant://", "qdrant://h:99999", "qdrant://h/x"],
+)
+def test_bad_backend_urls_are_refused_with_what_is_accepted(url):
+    """An address vecgate cannot use stops start-up and says what would be accepted."""
+    with pytest.raises(ConfigError) as refused:
+        load_config(overrides={"backend": {"url": url}})
+    assert "qdrant://HOST:PORT" in str(refused.value)
