@@ -33,6 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.remote import bench_remote, load_wide, remote_rows, remote_verdict  # noqa: E402
 from tests.gatewayproc import GatewayProcess  # noqa: E402
 
 BATCH = 256
@@ -80,6 +81,7 @@ def summary(samples: list[float]) -> dict[str, float]:
         "n": len(ordered),
         "p50": statistics.median(ordered),
         "p95": ordered[int(0.95 * (len(ordered) - 1))],
+        "p99": ordered[int(0.99 * (len(ordered) - 1))],
         "mean": statistics.fmean(ordered),
     }
 
@@ -422,6 +424,20 @@ def table(results: dict[str, dict[str, Any]], points: int) -> str:
     return "\n".join(lines)
 
 
+def remote_table(results: dict[str, Any], points: int) -> str:
+    lines = [
+        f"vecgate in front of a Qdrant server: {points} points x {results['dimension']} dims; "
+        "times in ms",
+        f"{'operation':<22}{'path':<30}{'n':>6}{'p50':>9}{'p99':>9}{'mean':>9}",
+    ]
+    for op, path, samples in remote_rows(results):
+        s = summary(samples)
+        lines.append(
+            f"{op:<22}{path:<30}{s['n']:>6}{s['p50']:>9.3f}{s['p99']:>9.3f}{s['mean']:>9.3f}"
+        )
+    return "\n".join([*lines, "", *remote_verdict(results, lambda s: summary(s)["p50"])])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -429,6 +445,13 @@ def main() -> int:
     parser.add_argument("--points", type=int, default=10_000)
     parser.add_argument("--searches", type=int, default=500)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "embeddings")
+    parser.add_argument(
+        "--suite",
+        choices=("all", "core", "remote"),
+        default="all",
+        help="core: embedded engine rows; remote: vecgate in front of a Qdrant server",
+    )
+    parser.add_argument("--remote-points", type=int, default=5_120)
     args = parser.parse_args()
     if not (args.data / "corpus.npz").exists():
         print(
@@ -436,21 +459,27 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    vectors, queries = load(args.data, args.points, args.searches)
-    texts, targets = load_migration(args.data, len(vectors))
-    progress(f"{len(vectors)} vectors, {len(queries)} queries")
     work = Path(tempfile.mkdtemp(prefix=f"vecgate-bench-{uuid.uuid4().hex[:6]}-"))
+    results: dict[str, dict[str, Any]] = {}
+    reports: list[str] = []
     try:
-        results = {
-            "vecgate": bench_vecgate(vectors, queries, work),
-            "edge": bench_edge(vectors, queries, work),
-            "local": bench_local(vectors, queries, work),
-            "backfill": bench_backfill(vectors, texts, targets, work),
-        }
+        if args.suite in ("all", "core"):
+            vectors, queries = load(args.data, args.points, args.searches)
+            texts, targets = load_migration(args.data, len(vectors))
+            progress(f"{len(vectors)} vectors, {len(queries)} queries")
+            results["vecgate"] = bench_vecgate(vectors, queries, work)
+            results["edge"] = bench_edge(vectors, queries, work)
+            results["local"] = bench_local(vectors, queries, work)
+            results["backfill"] = bench_backfill(vectors, texts, targets, work)
+            reports.append(table(results, len(vectors)))
+        if args.suite in ("all", "remote"):
+            wide, wide_queries = load_wide(args.data, args.remote_points, args.searches)
+            progress(f"remote: {len(wide)} vectors x {wide.shape[1]}, {len(wide_queries)} queries")
+            results["remote"] = bench_remote(wide, wide_queries, work, progress)
+            reports.append(remote_table(results["remote"], len(wide)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report = table(results, len(vectors))
-    print(report)
+    print("\n\n".join(reports))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(

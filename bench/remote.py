@@ -1,0 +1,197 @@
+"""The hop through vecgate in front of a Qdrant server, against calling the server directly.
+
+The upstream is `tests/upstream.py` (Qdrant's engine behind Qdrant's gRPC services, its
+own process); the same upstream answers both paths. The floor is one bare Python gRPC
+hop (`bench/echo.py`: a canned top-10 answer, no work), measured in the same run.
+Vectors are 1536-d: each passage's real MiniLM, MPNet and fine-tuned MiniLM vectors
+side by side (384 + 768 + 384), normalised — real model outputs at the width of the
+common 1536-d embedding APIs, which the data set does not hold.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+from qdrant_client.grpc import collections_pb2 as cpb
+from qdrant_client.grpc import collections_service_pb2_grpc, points_service_pb2_grpc
+from qdrant_client.grpc import points_pb2 as ppb
+
+from tests.gatewayproc import GatewayProcess
+from tests.upstream import UpstreamProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+IDENTITY = "embed3@1"
+BATCH = 256
+CONCURRENCY = 16
+META = (("x-embedding-model", IDENTITY),)
+
+
+def load_wide(data_dir: Path, points: int, searches: int) -> tuple[np.ndarray, np.ndarray]:
+    """1536-d vectors: MiniLM, MPNet and fine-tuned MiniLM of each text side by side."""
+
+    def wide(arrays: Any, rows: int) -> np.ndarray:
+        joined = np.concatenate([arrays[k][:rows] for k in ("minilm", "mpnet", "minilm_ft")], 1)
+        joined /= np.linalg.norm(joined, axis=1, keepdims=True)
+        return joined.astype(np.float32)
+
+    with np.load(data_dir / "corpus.npz") as corpus, np.load(data_dir / "queries.npz") as queries:
+        return wide(corpus, points), wide(queries, searches)
+
+
+def _timed(func: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    func()
+    return (time.perf_counter() - start) * 1000
+
+
+def _upsert(collection: str, vectors: np.ndarray, rows: range) -> ppb.UpsertPoints:
+    request = ppb.UpsertPoints(collection_name=collection, wait=True)
+    for n in rows:
+        point = request.points.add()
+        point.id.num = n
+        point.vectors.vector.dense.data.extend(vectors[n].tolist())
+        point.payload["n"].integer_value = n
+    return request
+
+
+def _query(collection: str, vector: np.ndarray) -> ppb.QueryPoints:
+    request = ppb.QueryPoints(
+        collection_name=collection, limit=10, with_payload=ppb.WithPayloadSelector(enable=True)
+    )
+    request.query.nearest.dense.data.extend(vector.tolist())
+    return request
+
+
+class Echo:
+    """`bench/echo.py` as a child process: the bare-hop floor."""
+
+    def __init__(self, reply: bytes, work: Path) -> None:
+        path = work / "echo-reply.bin"
+        path.write_bytes(reply)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.echo", str(path)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.port = int(json.loads(self.proc.stdout.readline())["port"])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def bench_remote(
+    vectors: np.ndarray, queries: np.ndarray, work: Path, progress: Callable[[str], None]
+) -> dict[str, Any]:
+    """Direct vs through vecgate (same upstream), and the echo hop, interleaved."""
+    upstream = UpstreamProcess(work / "upstream").start()
+    gateway = GatewayProcess(
+        work / "remote-gw", None, "--backend", upstream.url, log_file=work / "remote-gw.log"
+    ).start()
+    options = [("grpc.max_send_message_length", 64 << 20)]
+    channels = {
+        "direct": grpc.insecure_channel(f"127.0.0.1:{upstream.port}", options=options),
+        "vecgate": grpc.insecure_channel(f"127.0.0.1:{gateway.grpc_port}", options=options),
+    }
+    echo: Echo | None = None
+    try:
+        points = {k: points_service_pb2_grpc.PointsStub(c) for k, c in channels.items()}  # type: ignore[no-untyped-call]
+        params = cpb.VectorsConfig(
+            params=cpb.VectorParams(size=vectors.shape[1], distance=cpb.Distance.Cosine)
+        )
+        for path, channel in channels.items():
+            stub = collections_service_pb2_grpc.CollectionsStub(channel)  # type: ignore[no-untyped-call]
+            stub.Create(
+                cpb.CreateCollection(collection_name=path, vectors_config=params),
+                metadata=META,
+                timeout=60,
+            )
+        chunks = [range(i, min(i + BATCH, len(vectors))) for i in range(0, len(vectors), BATCH)]
+        out: dict[str, Any] = {"upsert_direct": [], "upsert_vecgate": []}
+        for i, rows in enumerate(chunks):  # sequential upserts, the two paths in turn
+            for path in ("direct", "vecgate"):
+                request = _upsert(path, vectors, rows)
+                out[f"upsert_{path}"].append(
+                    _timed(lambda: points[path].Upsert(request, metadata=META, timeout=60))  # noqa: B023
+                )
+            if (i + 1) % max(1, len(chunks) // 4) == 0:
+                progress(f"remote upsert (sequential): {i + 1}/{len(chunks)}")
+        reply = points["direct"].Query(_query("direct", queries[0]), timeout=60)
+        echo = Echo(reply.SerializeToString(), work)
+        channels["echo"] = grpc.insecure_channel(f"127.0.0.1:{echo.port}")
+        points["echo"] = points_service_pb2_grpc.PointsStub(channels["echo"])  # type: ignore[no-untyped-call]
+        for path in ("direct", "vecgate", "echo"):
+            out[f"search_{path}"] = []
+        for i, vector in enumerate(queries):  # searches: direct, vecgate, echo in turn
+            for path in ("direct", "vecgate", "echo"):
+                request = _query(path, vector)
+                out[f"search_{path}"].append(
+                    _timed(lambda: points[path].Query(request, metadata=META, timeout=60))  # noqa: B023
+                )
+            if (i + 1) % max(1, len(queries) // 4) == 0:
+                progress(f"remote search (direct, vecgate, echo): {i + 1}/{len(queries)}")
+        for path in ("direct", "vecgate"):
+            requests = [_upsert(path, vectors, rows) for rows in chunks]
+            stub = points[path]
+
+            def send(request: ppb.UpsertPoints, stub: Any = stub) -> None:
+                stub.Upsert(request, metadata=META, timeout=120)
+
+            start = time.perf_counter()
+            with ThreadPoolExecutor(CONCURRENCY) as pool:
+                list(pool.map(send, requests))
+            out[f"concurrent_{path}"] = len(vectors) / (time.perf_counter() - start)
+            progress(f"remote upsert ({CONCURRENCY} concurrent, {path}): done")
+        for path in ("direct", "vecgate"):
+            total = sum(out[f"upsert_{path}"]) / 1000
+            out[f"sequential_{path}"] = len(vectors) / total
+        out["dimension"] = int(vectors.shape[1])
+        return out
+    finally:
+        for channel in channels.values():
+            channel.close()
+        if echo is not None:
+            echo.stop()
+        gateway.stop()
+        upstream.stop()
+
+
+def remote_rows(results: dict[str, Any]) -> list[tuple[str, str, list[float]]]:
+    """The latency rows of the remote table."""
+    return [
+        ("top-10 search", "client -> Qdrant (direct)", results["search_direct"]),
+        ("top-10 search", "client -> vecgate -> Qdrant", results["search_vecgate"]),
+        ("bare gRPC hop", "client -> echo server", results["search_echo"]),
+        ("256-point upsert", "client -> Qdrant (direct)", results["upsert_direct"]),
+        ("256-point upsert", "client -> vecgate -> Qdrant", results["upsert_vecgate"]),
+    ]
+
+
+def remote_verdict(results: dict[str, Any], p50: Callable[[list[float]], float]) -> list[str]:
+    """The ratios issue 5 sets targets for."""
+    added = p50(results["search_vecgate"]) - p50(results["search_direct"])
+    hop = p50(results["search_echo"])
+    seq = results["sequential_vecgate"] / results["sequential_direct"]
+    conc = results["concurrent_vecgate"] / results["concurrent_direct"]
+    return [
+        f"remote search: vecgate adds {added:.3f} ms (p50) = x{added / hop:.2f} of one bare "
+        f"gRPC hop ({hop:.3f} ms); target <= x1.20",
+        f"remote upsert, sequential: vecgate {results['sequential_vecgate']:,.0f} points/s, "
+        f"direct {results['sequential_direct']:,.0f} points/s (x{seq:.2f}; target >= x0.85)",
+        f"remote upsert, {CONCURRENCY} concurrent: vecgate "
+        f"{results['concurrent_vecgate']:,.0f} points/s, direct "
+        f"{results['concurrent_direct']:,.0f} points/s (x{conc:.2f}; target >= x0.85)",
+    ]
