@@ -21,12 +21,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from pydantic import ValidationError
 
 from proxy import __version__
-from proxy.config import BackendConfig, ServerConfig, hash_key, load_config
+from proxy.config import ServerConfig, hash_key, load_config
 from tests.gatewayproc import ROOT, GatewayProcess
 
 DEPLOY = ROOT / "deploy"
@@ -106,15 +104,6 @@ def _container(name: str, *, init: bool = False) -> dict[str, Any]:
     key = "initContainers" if init else "containers"
     (found,) = [c for c in _pod()["spec"][key] if c["name"] == name]
     return found
-
-
-def _remote_backend_in_build() -> bool:
-    """Whether this build's configuration accepts a qdrant:// backend url."""
-    try:
-        BackendConfig(url=QDRANT_URL)
-    except ValidationError:
-        return False
-    return True
 
 
 # --- files parse and reference each other ---
@@ -421,11 +410,6 @@ def test_configmap_and_secret_merge_into_a_valid_config(tmp_path):
     assert {"VECGATE_ADMIN_KEY", "VECGATE_BACKEND_API_KEY"} <= env
 
 
-@pytest.mark.xfail(
-    not _remote_backend_in_build(),
-    reason="this build accepts only the embedded backend; the qdrant:// backend is issue 5 part 1",
-    strict=True,
-)
 def test_merged_kubernetes_config_passes_vecgate_config_check(tmp_path):
     """`vecgate config check` accepts the pod's merged config file, backend url included."""
     path = _merged_config(tmp_path)
