@@ -21,22 +21,26 @@ from proxy.filters.route import Route
 from proxy.filters.tag import Tag
 from proxy.filters.validate import Validate
 from proxy.frontend.ops import OPS, Op
+from proxy.keys import KeyRing
 from proxy.models import ModelRegistry
 from proxy.registry import Registry
 from proxy.router import Router
+from proxy.shared_state import SharedState
 
 log = structlog.get_logger("vecgate.request")
 
 WARNING_TRAILER = "vecgate-warning"
 
 
-def routing_filters(config: Config, registry: Registry, models: ModelRegistry) -> list[Filter]:
+def routing_filters(
+    config: Config, registry: Registry, models: ModelRegistry, keys: KeyRing
+) -> list[Filter]:
     """The steps that decide where a request goes (or why it may not): also `Explain`'s."""
     return [
-        Authenticate(config.keys, registry),
+        Authenticate(keys, registry),
         Identify(
             config.pin_policy(),
-            keys=config.keys,
+            keys=keys,
             default=config.identity.default,
             collection_defaults=config.identity.collections,
         ),
@@ -45,31 +49,29 @@ def routing_filters(config: Config, registry: Registry, models: ModelRegistry) -
     ]
 
 
-#: Refusals that another replica's change (a collection or version created a moment ago)
-#: can make wrong, raised before any filter rewrote the request.
-_STALE_REASONS = frozenset({"no_collection", "cross_version", "no_active"})
-
-
-def _maybe_stale(env: Envelope, exc: VecgateError) -> bool:
-    """Whether re-reading routing state could turn this refusal into an answer.
-
-    Only refusals raised before a partition was chosen qualify: lookups are resolved
-    (and rewritten) after that, so the request is still as the client sent it.
-    """
-    return exc.reason in _STALE_REASONS and env.partition is None
+#: Refusals that another replica's change (a collection, version or key added a moment
+#: ago) can make wrong, raised before any filter rewrote the request.
+_ROUTING_REASONS = frozenset({"no_collection", "cross_version", "no_active"})
+_KEY_REASONS = frozenset({"unknown_api_key"})
 
 
 class Gateway:
     """One request path: envelope -> authenticate, identify, route, validate, tag -> router."""
 
     def __init__(
-        self, config: Config, backend: Backend, registry: Registry, models: ModelRegistry
+        self,
+        config: Config,
+        backend: Backend,
+        registry: Registry,
+        models: ModelRegistry,
+        keys: KeyRing,
     ) -> None:
         self.config = config
         self.backend = backend
         self.registry = registry
         self.models = models
-        self.filters = routing_filters(config, registry, models)
+        self.keys = keys
+        self.filters = routing_filters(config, registry, models, keys)
         self.catalog = CollectionOps(backend, registry, models)
         self.chain = Chain(
             [*self.filters, Validate(), Tag(config.tags)], Router(backend, self.catalog)
@@ -138,18 +140,33 @@ class Gateway:
 
     async def _run(self, env: Envelope) -> Any:
         """The chain's answer; on a shared backend, once more after a stale-state refusal."""
-        extra = dict(env.extra) if self.registry.shared else env.extra
+        extra = dict(env.extra) if self.backend.shared else env.extra
         try:
             return await self.chain.run(env)
         except VecgateError as exc:
-            if not (self.registry.shared and _maybe_stale(env, exc)):
+            state = self._state_behind(env, exc)
+            if state is None:
                 raise
-            seen = self.registry.state
-            await self.registry.fresh(env.started)
-            if self.registry.state is seen:
+            seen = state.state
+            await state.fresh(env.started)
+            if state.state is seen:
                 raise  # the refusal was made on current state: it stands
         env.restart(extra)
         return await self.chain.run(env)
+
+    def _state_behind(self, env: Envelope, exc: VecgateError) -> SharedState[Any] | None:
+        """The shared state whose re-read could turn this refusal into an answer.
+
+        Only refusals raised before a partition was chosen qualify: lookups are resolved
+        (and rewritten) after that, so the request is still as the client sent it.
+        """
+        if not self.backend.shared or env.partition is not None:
+            return None
+        if exc.reason in _ROUTING_REASONS:
+            return self.registry
+        if exc.reason in _KEY_REASONS:
+            return self.keys
+        return None
 
     def _log(self, env: Envelope, error: VecgateError | None) -> None:
         partition = env.partition

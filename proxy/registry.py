@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +21,7 @@ from adapters.base import Backend
 from proxy.errors import NotFound
 from proxy.identity import Binding, Identity, binding_text
 from proxy.naming import binding_key, is_physical
+from proxy.shared_state import SharedState
 
 METADATA_KEY = "vecgate"
 SCHEMA = 1
@@ -126,50 +126,15 @@ class RoutingState:
     by_physical: dict[str, Partition] = field(default_factory=dict)
 
 
-class Registry:
+class Registry(SharedState[RoutingState]):
     """Reads routing state from the backend and answers name lookups from a cache."""
 
     def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self.state = RoutingState()
+        super().__init__(backend, RoutingState())
         self.lock = asyncio.Lock()  # held by whoever changes routing state
-        #: When the read behind `state` started (`time.perf_counter`); -inf: never read.
-        self.read_at = float("-inf")
-        self._pending: asyncio.Future[RoutingState] | None = None
 
-    @property
-    def shared(self) -> bool:
-        """Whether other replicas may change routing state behind this process's back."""
-        return self.backend.shared
-
-    async def fresh(self, since: float) -> RoutingState:
-        """A state read by a refresh that started at or after `since` (a perf_counter time).
-
-        On a shared backend this is how a replica sees what another one just did:
-        concurrent callers share one refresh, so a burst of misses costs one re-read.
-        On a backend only this process changes, the cache is always fresh.
-        """
-        if not self.shared:
-            return self.state
-        while self.read_at < since:
-            if self._pending is None:
-                self._pending = asyncio.ensure_future(self._shared_refresh())
-            await asyncio.shield(self._pending)
-        return self.state
-
-    async def _shared_refresh(self) -> RoutingState:
-        try:
-            return await self.refresh()
-        finally:
-            self._pending = None
-
-    async def refresh(self) -> RoutingState:
-        """Reload the whole routing state from the backend.
-
-        A read that started before the one behind the current state does not replace it,
-        so a slow background refresh never undoes a newer one.
-        """
-        started = time.perf_counter()
+    async def _read(self) -> RoutingState:
+        """The whole routing state, as the backend holds it now."""
         listing = await self.backend.handle(
             "/qdrant.Collections/List", cpb.ListCollectionsRequest()
         )
@@ -206,9 +171,7 @@ class Registry:
                 # serves until `collection_ops` restores the alias.
                 logical.active = logical.partitions[0]
                 logical.alias_missing = True
-        if started >= self.read_at:
-            self.state, self.read_at = state, started
-        return self.state
+        return state
 
     async def _read_partition(self, physical: str) -> Partition | None:
         try:

@@ -22,6 +22,7 @@ from proxy.filters.deprecation import utc_today
 from proxy.frontend.ops import SERVICES
 from proxy.gateway import Gateway
 from proxy.http import HttpSide
+from proxy.keys import KeyRing
 from proxy.migrations import Migrations
 from proxy.models import ModelRegistry
 from proxy.registry import Registry
@@ -79,8 +80,9 @@ async def start(config: Config) -> Running:
     backend = make_backend(config)
     registry = Registry(backend)
     models = ModelRegistry(backend, config.models, config.pin_policy())
-    await load_state(registry, models, config.backend.url)
-    gateway = Gateway(config, backend, registry, models)
+    keys = KeyRing(backend, config.keys, config.pin_policy())
+    await load_state(registry, models, keys, config.backend.url)
+    gateway = Gateway(config, backend, registry, models, keys)
     limit = config.server.max_message_mb * 1024 * 1024
     server = grpc.aio.server(
         options=[
@@ -98,6 +100,7 @@ async def start(config: Config) -> Running:
             models=models,
             filters=gateway.filters,
             migrations=Migrations(config, backend, registry, models, gateway.catalog),
+            keys=keys,
         ),
         server,
     )
@@ -119,7 +122,7 @@ async def start(config: Config) -> Running:
     tasks = [asyncio.create_task(watch_deprecations(config, registry, models))]
     if backend.shared:
         interval = config.backend.refresh_seconds
-        tasks.append(asyncio.create_task(follow_backend(registry, models, interval)))
+        tasks.append(asyncio.create_task(follow_backend(registry, models, keys, interval)))
     return Running(server, http, backend, health_servicer, grpc_port, http_port, tasks)
 
 

@@ -52,11 +52,21 @@ class RecordStore:
         """Store (or replace) the record under `key`."""
         await self._ensure()
         point = ppb.PointStruct()
-        point.id.uuid = str(uuid.uuid5(_NAMESPACE, f"{self.collection}\0{key}"))
+        point.id.uuid = self._point_id(key)
         point.vectors.vector.dense.data.append(1.0)
         point.payload["record"].string_value = record
         request = ppb.UpsertPoints(collection_name=self.collection, wait=True, points=[point])
         await self.backend.handle("/qdrant.Points/Upsert", request)
+
+    async def delete(self, key: str) -> None:
+        """Remove the record under `key` (nothing happens when there is none)."""
+        request = ppb.DeletePoints(collection_name=self.collection, wait=True)
+        request.points.points.ids.add().uuid = self._point_id(key)
+        with contextlib.suppress(NotFound):
+            await self.backend.handle("/qdrant.Points/Delete", request)
+
+    def _point_id(self, key: str) -> str:
+        return str(uuid.uuid5(_NAMESPACE, f"{self.collection}\0{key}"))
 
     async def _ensure(self) -> None:
         exists = await self.backend.handle(

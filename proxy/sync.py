@@ -1,6 +1,7 @@
 """Keeping this replica's view of routing state in step with the backend's.
 
-Routing state (partitions, active versions, aliases) and registered models live in
+Routing state (partitions, active versions, aliases), registered models and added
+keys live in
 the backend. On a backend that other vecgate replicas also write to, each replica
 re-reads them every `backend.refresh_seconds`; a refusal that may come from a change
 made a moment ago elsewhere is re-checked at once (`Registry.fresh`).
@@ -13,6 +14,7 @@ import asyncio
 import structlog
 
 from proxy.errors import DeadlineExceeded, Unavailable, VecgateError
+from proxy.keys import KeyRing
 from proxy.models import ModelRegistry
 from proxy.registry import Registry
 
@@ -22,8 +24,8 @@ FIRST_RETRY_SECONDS = 0.25
 MAX_RETRY_SECONDS = 5.0
 
 
-async def load_state(registry: Registry, models: ModelRegistry, target: str) -> None:
-    """Read routing state and models, retrying until the backend answers.
+async def load_state(registry: Registry, models: ModelRegistry, keys: KeyRing, target: str) -> None:
+    """Read routing state, models and keys, retrying until the backend answers.
 
     vecgate serves nothing before it knows where requests go: without routing state
     every collection would look absent. A backend that is not up yet is waited for; one
@@ -34,6 +36,7 @@ async def load_state(registry: Registry, models: ModelRegistry, target: str) -> 
         try:
             await registry.refresh()
             await models.refresh()
+            await keys.refresh()
             return
         except (Unavailable, DeadlineExceeded) as exc:
             log.warning("waiting for the backend", backend=target, error=exc.message, retry_s=delay)
@@ -41,14 +44,17 @@ async def load_state(registry: Registry, models: ModelRegistry, target: str) -> 
         delay = min(delay * 2, MAX_RETRY_SECONDS)
 
 
-async def follow_backend(registry: Registry, models: ModelRegistry, interval: float) -> None:
-    """Re-read routing state and models every `interval` seconds, for as long as it runs."""
+async def follow_backend(
+    registry: Registry, models: ModelRegistry, keys: KeyRing, interval: float
+) -> None:
+    """Re-read routing state, models and keys every `interval` seconds while it runs."""
     failing = False
     while True:
         await asyncio.sleep(interval)
         try:
             await registry.refresh()
             await models.refresh()
+            await keys.refresh()
         except VecgateError as exc:
             if not failing:  # one line per outage, not one per second
                 log.warning(

@@ -21,9 +21,9 @@ from proxy.admin.generated import admin_pb2, admin_pb2_grpc
 from proxy.chain import Filter
 from proxy.config import Config, KeyConfig
 from proxy.errors import InvalidArgument, PermissionDenied, Unauthenticated, VecgateError
-from proxy.filters.authenticate import find_key
 from proxy.filters.deprecation import utc_today
 from proxy.identity import Identity
+from proxy.keys import KeyRing, new_key
 from proxy.migrations import MigrationRecord, Migrations
 from proxy.models import ModelRecord, ModelRegistry, check_distance, parse_sunset
 from proxy.registry import LogicalCollection, Partition, Registry
@@ -51,6 +51,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         models: ModelRegistry,
         filters: Sequence[Filter],
         migrations: Migrations,
+        keys: KeyRing,
     ) -> None:
         self.config = config
         self.backend = backend
@@ -58,7 +59,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         self.models = models
         self.filters = filters
         self.migrations = migrations
-        self.keys = {key.sha256: key for key in config.keys}
+        self.keys = keys
         self.started = time.monotonic()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -72,7 +73,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
                 "with role = admin, or start vecgate with --admin-key / VECGATE_ADMIN_KEY)",
                 reason="no_admin_key",
             )
-        key = find_key(self.keys, presented)
+        key = self.keys.find(presented)
         if key.role != "admin":
             raise PermissionDenied(
                 f"api key {key.name!r} has the role {key.role}; the admin API needs role admin",
@@ -82,6 +83,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
 
     async def _guarded(self, context: Context, work: Any) -> Any:
         try:
+            await self.keys.fresh(time.perf_counter())  # a key another replica just added
             return await work(self._authorise(context))
         except VecgateError as error:
             await context.abort(error.code, error.message)
@@ -233,21 +235,51 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         return await self._guarded(context, work)
 
     async def ListKeys(self, request: Any, context: Context) -> Any:
-        """Configured keys, never their secret."""
+        """Configured and added keys, never their secret."""
 
         async def work(key: KeyConfig) -> Any:
             reply = admin_pb2.ListKeysReply()
-            for bound in self.config.keys:
-                reply.keys.add(
-                    name=bound.name,
-                    identity=bound.identity or "",
-                    role=bound.role,
-                    collections=bound.collections,
-                    fingerprint=bound.sha256[:8],
-                )
+            state = await self.keys.refresh()
+            for bound in state.by_hash.values():
+                reply.keys.append(self._key_view(bound))
             return reply
 
         return await self._guarded(context, work)
+
+    async def AddKey(self, request: Any, context: Context) -> Any:
+        """Store a new key; every replica honours it."""
+
+        async def work(key: KeyConfig) -> Any:
+            added = new_key(
+                request.name, request.sha256, request.identity, request.role, request.collections
+            )
+            await self.keys.add(added)
+            log.info("key added", name=added.name, role=added.role, by=key.name)
+            return self._key_view(added)
+
+        return await self._guarded(context, work)
+
+    async def RemoveKey(self, request: Any, context: Context) -> Any:
+        """Remove a key added at run time."""
+
+        async def work(key: KeyConfig) -> Any:
+            removed = await self.keys.remove(request.name)
+            log.info("key removed", name=removed.name, by=key.name)
+            view = self._key_view(removed)
+            view.source = "stored"
+            return view
+
+        return await self._guarded(context, work)
+
+    def _key_view(self, key: KeyConfig) -> Any:
+        return admin_pb2.KeyView(
+            name=key.name,
+            identity=key.identity or "",
+            role=key.role,
+            collections=key.collections,
+            fingerprint=key.sha256[:8],
+            source=self.keys.source(key),
+        )
 
     async def Status(self, request: Any, context: Context) -> Any:
         """Versions, counts, uptime and deprecations."""
@@ -268,7 +300,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
                 collections=len(state.collections),
                 partitions=len(state.by_physical),
                 models=len(self.models.all()),
-                keys=len(self.config.keys),
+                keys=len(self.keys.state.by_hash),
                 uptime_seconds=time.monotonic() - self.started,
                 deprecations=deprecated,
             )

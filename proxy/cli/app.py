@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import typer
 import typer.main
 
-from proxy.cli import config_cmds, migrate_cmds, models_cmds
+from proxy.cli import config_cmds, keys_cmds, migrate_cmds, models_cmds
 from proxy.cli.explain_cmd import explain
 from proxy.cli.failure import ExitCode, Failure
-from proxy.cli.inspect_cmds import collections, keys, status
+from proxy.cli.inspect_cmds import collections, status
 from proxy.cli.output import print_reason
 from proxy.cli.serve_cmds import hash_key_cmd, serve
 
@@ -31,7 +31,7 @@ app.command()(status)
 app.command()(collections)
 app.add_typer(models_cmds.app, name="models")
 app.command()(explain)
-app.command()(keys)
+app.add_typer(keys_cmds.app, name="keys")
 app.add_typer(migrate_cmds.app, name="migrate")
 
 

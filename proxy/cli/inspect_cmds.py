@@ -49,16 +49,3 @@ def collections(
         request = pb.DescribeCollectionRequest(name=name)
         view = admin.call("DescribeCollection", request, pb.CollectionView)
     emit(view, as_json, lambda: render.collection_detail(view))
-
-
-def keys(
-    *,
-    target: Target = DEFAULT_TARGET,
-    admin_key: AdminKey = None,
-    timeout: Timeout = DEFAULT_TIMEOUT,
-    as_json: AsJson = False,
-) -> None:
-    """Configured API keys: name, role, identity and scope (never the secret)."""
-    with AdminClient(target, admin_key, timeout) as admin:
-        reply = admin.call("ListKeys", pb.ListKeysRequest(), pb.ListKeysReply)
-    emit(reply, as_json, lambda: render.keys_table(reply.keys))

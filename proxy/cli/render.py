@@ -175,9 +175,9 @@ def explain_view(reply: pb.ExplainReply) -> RenderableType:
 
 
 def keys_table(keys: Iterable[pb.KeyView]) -> Table:
-    """Configured API keys: name, role, identity, scope and fingerprint, never the secret."""
+    """API keys: name, role, identity, scope, fingerprint and source, never the secret."""
     table = Table(title="api keys", title_justify="left")
-    for column in ("name", "role", "identity", "collections", "fingerprint"):
+    for column in ("name", "role", "identity", "collections", "fingerprint", "source"):
         table.add_column(column)
     count = 0
     for key in keys:
@@ -187,6 +187,7 @@ def keys_table(keys: Iterable[pb.KeyView]) -> Table:
             Text(key.identity) if key.identity else _NONE,
             Text(", ".join(key.collections) or "*"),
             Text(key.fingerprint, style="dim"),
+            Text(key.source or "config", style="dim"),
         )
         count += 1
     if count == 0:

@@ -8,31 +8,18 @@ logical collections it reaches, through their aliases too, and what `List` shows
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable
 from typing import Any
 
 from proxy.chain import RequestFilter
 from proxy.config import KeyConfig
 from proxy.envelope import Envelope
-from proxy.errors import PermissionDenied, Unauthenticated
+from proxy.errors import PermissionDenied
 from proxy.frontend.ops import Kind
+from proxy.keys import KeyRing
 from proxy.registry import Registry
 
 _CATALOG_WRITES = frozenset({"Create", "Update", "Delete", "UpdateAliases"})
 _LISTS = frozenset({"List", "ListAliases"})
-
-
-def find_key(keys: dict[str, KeyConfig], presented: str) -> KeyConfig:
-    """The configured key matching a presented secret, or UNAUTHENTICATED."""
-    key = keys.get(hashlib.sha256(presented.encode()).hexdigest())
-    if key is None:
-        raise Unauthenticated(
-            "the api-key sent is not known to vecgate; use a key listed in its "
-            "configuration, or send none",
-            reason="unknown_api_key",
-        )
-    return key
 
 
 def in_scope(key: KeyConfig, logical: str | None) -> bool:
@@ -41,18 +28,18 @@ def in_scope(key: KeyConfig, logical: str | None) -> bool:
 
 
 class Authenticate(RequestFilter):
-    """Maps the `api-key` metadata to a configured key and enforces its role and scope."""
+    """Maps the `api-key` metadata to a known key and enforces its role and scope."""
 
-    def __init__(self, keys: Iterable[KeyConfig], registry: Registry) -> None:
-        self.keys = {key.sha256: key for key in keys}
+    def __init__(self, keys: KeyRing, registry: Registry) -> None:
+        self.keys = keys
         self.registry = registry
 
     def on_request(self, env: Envelope) -> None:
         """Record the presented key; refuse unknown keys, wrong roles, foreign collections."""
         presented = env.metadata.get("api-key")
-        if not presented or not self.keys:
+        if not presented or not self.keys.any:
             return
-        key = find_key(self.keys, presented)
+        key = self.keys.find(presented)
         env.key = key
         env.key_name = key.name
         op = env.op

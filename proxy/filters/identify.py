@@ -9,13 +9,13 @@ Every identity is checked against the pin policy, on every request.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from proxy.chain import RequestFilter
-from proxy.config import KeyConfig
 from proxy.envelope import Claim, Envelope
 from proxy.errors import InvalidArgument
 from proxy.identity import Identity, PinPolicy
+from proxy.keys import KeyRing
 
 HEADER = "x-embedding-model"
 _PER_NAME = HEADER + "-"
@@ -28,16 +28,12 @@ class Identify(RequestFilter):
         self,
         policy: PinPolicy,
         *,
-        keys: Iterable[KeyConfig] = (),
+        keys: KeyRing | None = None,
         default: str | None = None,
         collection_defaults: Mapping[str, str] | None = None,
     ) -> None:
         self.policy = policy
-        self.key_identities = {
-            k.name: policy.parse(k.identity, where=f"keys.{k.name}.identity")
-            for k in keys
-            if k.identity
-        }
+        self.keys = keys
         self.default = policy.parse(default, where="identity.default") if default else None
         self.collection_defaults = {
             name: policy.parse(text, where=f"identity.collections.{name}")
@@ -70,8 +66,8 @@ class Identify(RequestFilter):
                 claim.per_name[key[len(_PER_NAME) :]] = self._parse(value, key)
         if not claim.empty:
             claim.source = "header"
-        elif env.key_name in self.key_identities:
-            claim.general, claim.source = self.key_identities[env.key_name], "api-key"
+        elif self.keys is not None and (bound := self.keys.identity_of(env.key_name)):
+            claim.general, claim.source = bound, "api-key"
         elif env.collection in self.collection_defaults:
             claim.general = self.collection_defaults[env.collection]
             claim.source = f"default:{env.collection}"

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -292,3 +293,42 @@ def test_config_check_accepts_the_example_file():
     assert "valid" in result.stdout
     assert "keys" in result.stdout
     assert "models" in result.stdout
+
+
+def test_keys_added_at_run_time_work_at_once_and_stop_when_removed(gw):
+    """`keys add` (secret hashed by the CLI) binds identity, role and scope for every
+    request from then on; `keys remove` ends it; keys of the file are not removable."""
+    secret = "reader-secret"
+    added = admin_cmd(
+        gw, "keys", "add", "dashboard", "--secret", secret, "--identity", "emb@1",
+        "--role", "reader", "--collection", "docs", "--json",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    view = as_json(added)
+    assert (view["name"], view["role"], view["identity"]) == ("dashboard", "reader", "emb@1")
+    assert (view["source"], view["fingerprint"]) == ("stored", hash_key(secret)[:8])
+    listed = {k["name"]: k for k in as_json(admin_cmd(gw, "keys", "--json"))["keys"]}
+    assert listed["dashboard"]["source"] == "stored"
+    assert listed["indexer"]["source"] == "config"
+
+    with warnings.catch_warnings():  # api-key over plain loopback, on purpose
+        warnings.filterwarnings("ignore", "Api key is used with an insecure connection")
+        reader = gw.client(api_key=secret, https=False)  # identity comes from the key
+    hits = reader.query_points("docs", query=QUERY, limit=3).points
+    assert {h.payload["embedding_version"] for h in hits} == {"1"}
+    with pytest.raises(grpc.RpcError) as denied:
+        reader.upsert("docs", [models.PointStruct(id=9, vector=QUERY)])
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    again = admin_cmd(gw, "keys", "add", "dashboard", "--sha256", hash_key("other"))
+    assert one_line_reason(again).startswith("vecgate: ALREADY_EXISTS: ")
+    bad = admin_cmd(gw, "keys", "add", "broken", "--sha256", "not-hex")
+    assert one_line_reason(bad).startswith("vecgate: INVALID_ARGUMENT: sha256")
+    in_file = admin_cmd(gw, "keys", "remove", "indexer")
+    assert "configuration file" in one_line_reason(in_file)
+
+    removed = admin_cmd(gw, "keys", "remove", "dashboard")
+    assert removed.returncode == 0, removed.stderr
+    with pytest.raises(grpc.RpcError) as gone:
+        reader.query_points("docs", query=QUERY, limit=3)
+    assert gone.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -338,3 +339,45 @@ def test_tls_to_the_upstream(tmp_path, embeddings):
     finally:
         gw.stop()
         upstream.stop()
+
+
+def test_key_added_through_one_replica_is_honoured_by_the_other(tmp_path, upstream, embeddings):
+    """A key added through A's admin API works through B at once (identity binding and
+    scope included); removed through A, B refuses it within 2 s."""
+    admin = f'[[keys]]\nname = "ops"\nsha256 = "{hash_key("ops")}"\nrole = "admin"\n'
+    a = _gateway(tmp_path, upstream, "a", admin)
+    b = _gateway(tmp_path, upstream, "b", admin)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{a.grpc_port}") as channel:
+            stub = admin_pb2_grpc.AdminStub(channel)  # type: ignore[no-untyped-call]
+            meta = (("api-key", "ops"),)
+            added = admin_pb2.AddKeyRequest(
+                name="indexer", sha256=hash_key("idx"), identity=V1, collections=["docs"]
+            )
+            assert stub.AddKey(added, metadata=meta).source == "stored"
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Api key is used with an insecure connection")
+                indexer = b.client(api_key="idx", https=False)  # no x-embedding-model header
+            _create(indexer, "docs")
+            indexer.upsert("docs", _points(embeddings["corpus_minilm"][:5]))
+            stored = a.client(V1).retrieve("docs", ids=[0], with_payload=True)[0].payload
+            assert (stored["embedding_model"], stored["embedding_version"]) == ("minilm", "1")
+            with pytest.raises(grpc.RpcError) as scope:
+                _create(indexer, "elsewhere")
+            assert _code(scope.value) == grpc.StatusCode.PERMISSION_DENIED
+
+            stub.RemoveKey(admin_pb2.RemoveKeyRequest(name="indexer"), metadata=meta)
+        removed = time.monotonic()
+        status = grpc.StatusCode.OK
+        while status == grpc.StatusCode.OK:
+            assert time.monotonic() - removed < 2.0, "B still accepts the removed key"
+            try:
+                indexer.count("docs")
+            except grpc.RpcError as exc:
+                status = _code(exc)
+            time.sleep(0.05)
+        assert status == grpc.StatusCode.UNAUTHENTICATED
+        print(f"\nB refused the removed key after {time.monotonic() - removed:.2f} s")
+    finally:
+        a.stop()
+        b.stop()

@@ -197,18 +197,40 @@ class ExplainReply(_message.Message):
     def __init__(self, allowed: _Optional[bool] = ..., operation: _Optional[str] = ..., collection: _Optional[str] = ..., identity: _Optional[str] = ..., identity_source: _Optional[str] = ..., partition: _Optional[str] = ..., version: _Optional[str] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class KeyView(_message.Message):
-    __slots__ = ("name", "identity", "role", "collections", "fingerprint")
+    __slots__ = ("name", "identity", "role", "collections", "fingerprint", "source")
     NAME_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     name: str
     identity: str
     role: str
     collections: _containers.RepeatedScalarFieldContainer[str]
     fingerprint: str
-    def __init__(self, name: _Optional[str] = ..., identity: _Optional[str] = ..., role: _Optional[str] = ..., collections: _Optional[_Iterable[str]] = ..., fingerprint: _Optional[str] = ...) -> None: ...
+    source: str
+    def __init__(self, name: _Optional[str] = ..., identity: _Optional[str] = ..., role: _Optional[str] = ..., collections: _Optional[_Iterable[str]] = ..., fingerprint: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
+
+class AddKeyRequest(_message.Message):
+    __slots__ = ("name", "sha256", "identity", "role", "collections")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    sha256: str
+    identity: str
+    role: str
+    collections: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., sha256: _Optional[str] = ..., identity: _Optional[str] = ..., role: _Optional[str] = ..., collections: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RemoveKeyRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ListKeysRequest(_message.Message):
     __slots__ = ()

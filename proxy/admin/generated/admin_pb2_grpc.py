@@ -74,6 +74,16 @@ class AdminStub:
                 request_serializer=vecgate_dot_v1_dot_admin__pb2.ListKeysRequest.SerializeToString,
                 response_deserializer=vecgate_dot_v1_dot_admin__pb2.ListKeysReply.FromString,
                 _registered_method=True)
+        self.AddKey = channel.unary_unary(
+                '/vecgate.v1.Admin/AddKey',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.AddKeyRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.KeyView.FromString,
+                _registered_method=True)
+        self.RemoveKey = channel.unary_unary(
+                '/vecgate.v1.Admin/RemoveKey',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.RemoveKeyRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.KeyView.FromString,
+                _registered_method=True)
         self.StartMigration = channel.unary_unary(
                 '/vecgate.v1.Admin/StartMigration',
                 request_serializer=vecgate_dot_v1_dot_admin__pb2.StartMigrationRequest.SerializeToString,
@@ -174,7 +184,22 @@ class AdminServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListKeys(self, request, context):
-        """Configured API keys: name, identity, role, scope; never the secret.
+        """API keys (configured and added): name, identity, role, scope; never the secret.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddKey(self, request, context):
+        """Add an API key at run time. Stored in the backend (its SHA-256, never the secret),
+        so every replica on the backend honours it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveKey(self, request, context):
+        """Remove a key added at run time (keys of the configuration file are changed there).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -289,6 +314,16 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ListKeys,
                     request_deserializer=vecgate_dot_v1_dot_admin__pb2.ListKeysRequest.FromString,
                     response_serializer=vecgate_dot_v1_dot_admin__pb2.ListKeysReply.SerializeToString,
+            ),
+            'AddKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddKey,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.AddKeyRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.KeyView.SerializeToString,
+            ),
+            'RemoveKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveKey,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.RemoveKeyRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.KeyView.SerializeToString,
             ),
             'StartMigration': grpc.unary_unary_rpc_method_handler(
                     servicer.StartMigration,
@@ -552,6 +587,60 @@ class Admin:
             '/vecgate.v1.Admin/ListKeys',
             vecgate_dot_v1_dot_admin__pb2.ListKeysRequest.SerializeToString,
             vecgate_dot_v1_dot_admin__pb2.ListKeysReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/AddKey',
+            vecgate_dot_v1_dot_admin__pb2.AddKeyRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.KeyView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/RemoveKey',
+            vecgate_dot_v1_dot_admin__pb2.RemoveKeyRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.KeyView.FromString,
             options,
             channel_credentials,
             insecure,
