@@ -153,6 +153,14 @@ class CollectionOps:
             physical.collection_name = partition.physical
             physical.metadata[METADATA_KEY].string_value = partition.to_metadata()
             await self.backend.handle("/qdrant.Collections/Create", physical)
+            if partition.physical not in (await self.registry.refresh()).by_physical:
+                await self._drop(partition.physical)
+                raise FailedPrecondition(
+                    "the backend did not keep the collection metadata vecgate stores its "
+                    "routing state in (a Qdrant server older than the collection-metadata "
+                    "API?); vecgate cannot keep versions apart on it and created nothing",
+                    reason="no_metadata",
+                )
             if logical is None or logical.alias_missing:
                 try:
                     target = partition if logical is None else logical.active

@@ -5,6 +5,7 @@ Qdrant's own engine (qdrant-edge) behind Qdrant's gRPC services, with no policy 
 
     python -m tests.upstream --data-dir D [--port P] [--stall qdrant.Points/Search]
         [--exhaust qdrant.Points/Search] [--api-key K] [--tls-cert C --tls-key K]
+        [--forget-metadata]
 
 prints one JSON line ``{"event": "ready", "port": P}`` and serves until SIGTERM. A
 stalled method never answers; when its caller gives up, the server prints
@@ -43,6 +44,7 @@ class Faults:
     stall: frozenset[str] = frozenset()
     exhaust: frozenset[str] = frozenset()
     api_key: str | None = None
+    forget_metadata: bool = False  # as a Qdrant server without collection metadata
 
 
 def _handlers(backend: Any, faults: Faults) -> list[grpc.GenericRpcHandler[Any, Any]]:
@@ -65,6 +67,8 @@ def _handlers(backend: Any, faults: Faults) -> list[grpc.GenericRpcHandler[Any, 
                 except asyncio.CancelledError:
                     print(json.dumps({"event": "cancelled", "method": method}), flush=True)
                     raise
+            if faults.forget_metadata and hasattr(request, "metadata"):
+                request.ClearField("metadata")
             if OPS[method].kind is Kind.HEALTH:
                 return qdrant_pb2.HealthCheckReply(title="qdrant-upstream", version="1.16.0")
             if not backend.supports(method):
@@ -123,6 +127,7 @@ def main() -> None:
     parser.add_argument("--stall", action="append", default=[], help="e.g. qdrant.Points/Search")
     parser.add_argument("--exhaust", action="append", default=[])
     parser.add_argument("--api-key")
+    parser.add_argument("--forget-metadata", action="store_true")
     parser.add_argument("--tls-cert", type=Path)
     parser.add_argument("--tls-key", type=Path)
     args = parser.parse_args()
@@ -130,6 +135,7 @@ def main() -> None:
         stall=frozenset("/" + name.lstrip("/") for name in args.stall),
         exhaust=frozenset("/" + name.lstrip("/") for name in args.exhaust),
         api_key=args.api_key,
+        forget_metadata=args.forget_metadata,
     )
     tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
     asyncio.run(_serve(args.data_dir, args.port, faults, tls))

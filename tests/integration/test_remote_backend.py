@@ -179,8 +179,12 @@ def test_upstream_killed_mid_workload_then_back_without_restart(tmp_path, upstre
         gw.stop()
 
 
-def _search_request(vector: np.ndarray) -> ppb.SearchPoints:
-    return ppb.SearchPoints(collection_name="slow", vector=vector.tolist(), limit=3)
+def _raw_search(gw: GatewayProcess, vector: np.ndarray, timeout: float | None = None) -> None:
+    """A Search through vecgate with a plain gRPC stub: `timeout` None sets no deadline."""
+    request = ppb.SearchPoints(collection_name="slow", vector=vector.tolist(), limit=3)
+    with grpc.insecure_channel(f"127.0.0.1:{gw.grpc_port}") as channel:
+        stub = points_service_pb2_grpc.PointsStub(channel)  # type: ignore[no-untyped-call]
+        stub.Search(request, timeout=timeout, metadata=(("x-embedding-model", V1),))
 
 
 def _fill_slow(gw: GatewayProcess, vectors: np.ndarray) -> None:
@@ -204,16 +208,10 @@ def test_client_deadline_reaches_the_stalled_upstream(tmp_path, embeddings):
     gw = _gateway(tmp_path, upstream, "gw")
     try:
         _fill_slow(gw, embeddings["corpus_minilm"][:10])
-        with grpc.insecure_channel(f"127.0.0.1:{gw.grpc_port}") as channel:
-            stub = points_service_pb2_grpc.PointsStub(channel)  # type: ignore[no-untyped-call]
-            start = time.monotonic()
-            with pytest.raises(grpc.RpcError) as late:
-                stub.Search(
-                    _search_request(embeddings["corpus_minilm"][0]),
-                    timeout=0.2,
-                    metadata=(("x-embedding-model", V1),),
-                )
-            elapsed = time.monotonic() - start
+        start = time.monotonic()
+        with pytest.raises(grpc.RpcError) as late:
+            _raw_search(gw, embeddings["corpus_minilm"][0], timeout=0.2)
+        elapsed = time.monotonic() - start
         assert _code(late.value) == grpc.StatusCode.DEADLINE_EXCEEDED
         assert elapsed < 0.25
         after = _wait_for_cancel(upstream)
@@ -231,13 +229,8 @@ def test_backend_timeout_bounds_calls_without_a_deadline(tmp_path, embeddings):
     gw = _gateway(tmp_path, upstream, "gw", "[backend]\ntimeout_seconds = 0.3\n")
     try:
         _fill_slow(gw, embeddings["corpus_minilm"][:10])
-        with grpc.insecure_channel(f"127.0.0.1:{gw.grpc_port}") as channel:
-            stub = points_service_pb2_grpc.PointsStub(channel)  # type: ignore[no-untyped-call]
-            with pytest.raises(grpc.RpcError) as late:  # no timeout= : no client deadline
-                stub.Search(
-                    _search_request(embeddings["corpus_minilm"][0]),
-                    metadata=(("x-embedding-model", V1),),
-                )
+        with pytest.raises(grpc.RpcError) as late:  # no client deadline
+            _raw_search(gw, embeddings["corpus_minilm"][0])
         assert _code(late.value) == grpc.StatusCode.DEADLINE_EXCEEDED
         assert "did not answer Search before the deadline" in late.value.details()
         _wait_for_cancel(upstream)
@@ -252,13 +245,8 @@ def test_upstream_overload_passes_retry_after(tmp_path, embeddings):
     gw = _gateway(tmp_path, upstream, "gw")
     try:
         _fill_slow(gw, embeddings["corpus_minilm"][:10])
-        with grpc.insecure_channel(f"127.0.0.1:{gw.grpc_port}") as channel:
-            stub = points_service_pb2_grpc.PointsStub(channel)  # type: ignore[no-untyped-call]
-            with pytest.raises(grpc.RpcError) as busy:
-                stub.Search(
-                    _search_request(embeddings["corpus_minilm"][0]),
-                    metadata=(("x-embedding-model", V1),),
-                )
+        with pytest.raises(grpc.RpcError) as busy:
+            _raw_search(gw, embeddings["corpus_minilm"][0])
         assert _code(busy.value) == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert dict(busy.value.trailing_metadata())["retry-after"] == RETRY_AFTER
     finally:
@@ -381,3 +369,22 @@ def test_key_added_through_one_replica_is_honoured_by_the_other(tmp_path, upstre
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_backend_that_drops_collection_metadata_is_refused(tmp_path):
+    """Without collection metadata vecgate cannot record versions: it says so, and
+    leaves nothing behind on the backend."""
+    upstream = UpstreamProcess(tmp_path / "up", "--forget-metadata").start()
+    gw = _gateway(tmp_path, upstream, "gw")
+    try:
+        with pytest.raises(grpc.RpcError) as refused:
+            _create(gw.client(V1), "docs")
+        assert _code(refused.value) == grpc.StatusCode.FAILED_PRECONDITION
+        assert "collection metadata" in refused.value.details()
+        direct = QdrantClient(  # the upstream has no HTTP side for the version check
+            host="127.0.0.1", grpc_port=upstream.port, prefer_grpc=True, check_compatibility=False
+        )
+        assert direct.get_collections().collections == []
+    finally:
+        gw.stop()
+        upstream.stop()
