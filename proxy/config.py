@@ -42,6 +42,9 @@ class ServerConfig(_Strict):
     data_dir: Path = Path("./vecgate-data")
     max_message_mb: int = Field(default=64, ge=1, le=2047)
     log_requests: bool = True
+    #: Ask each client to reconnect after this long (0: never), so that replicas added
+    #: behind a load balancer get their share of long-lived gRPC connections.
+    max_connection_age_seconds: float = Field(default=0.0, ge=0)
 
     @field_validator("host")
     @classmethod

@@ -84,13 +84,18 @@ async def start(config: Config) -> Running:
     await load_state(registry, models, keys, config.backend.url)
     gateway = Gateway(config, backend, registry, models, keys)
     limit = config.server.max_message_mb * 1024 * 1024
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", limit),
-            ("grpc.max_send_message_length", limit),
-            ("grpc.so_reuseport", 0),
+    options: list[tuple[str, int]] = [
+        ("grpc.max_receive_message_length", limit),
+        ("grpc.max_send_message_length", limit),
+        ("grpc.so_reuseport", 0),
+    ]
+    if config.server.max_connection_age_seconds:
+        age_ms = int(config.server.max_connection_age_seconds * 1000)
+        options += [  # GOAWAY after the age; calls in flight get a grace to finish
+            ("grpc.max_connection_age_ms", age_ms),
+            ("grpc.max_connection_age_grace_ms", int(GRACE_SECONDS * 1000)),
         ]
-    )
+    server = grpc.aio.server(options=options)
     server.add_generic_rpc_handlers(gateway.handlers())
     admin_pb2_grpc.add_AdminServicer_to_server(  # type: ignore[no-untyped-call]  # generated
         AdminService(

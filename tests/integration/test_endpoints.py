@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from importlib.metadata import version
@@ -11,6 +12,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from qdrant_client.common.version_check import is_compatible
+from qdrant_client.grpc import qdrant_pb2, qdrant_pb2_grpc
+
+from tests.gatewayproc import GatewayProcess
 
 
 def _get(port: int, path: str) -> tuple[int, str]:
@@ -66,3 +70,24 @@ def test_health_check_rpc_reports_the_qdrant_version(gateway):
     assert info.title == "qdrant - vector search engine"
     assert info.version == version("qdrant-client")
     assert info.commit.startswith("vecgate-")
+
+
+def test_max_connection_age_makes_clients_reconnect_without_failing_a_call(tmp_path):
+    """server.max_connection_age_seconds: the connection is recycled (the channel goes
+    back to IDLE and reconnects) and no call fails because of it."""
+    proc = GatewayProcess(tmp_path / "data", "[server]\nmax_connection_age_seconds = 0.3\n")
+    proc.start()
+    states: list[grpc.ChannelConnectivity] = []
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{proc.grpc_port}") as channel:
+            channel.subscribe(states.append)
+            stub = qdrant_pb2_grpc.QdrantStub(channel)
+            for _ in range(12):  # 1.2 s: several ages
+                assert stub.HealthCheck(qdrant_pb2.HealthCheckRequest(), timeout=5).title
+                time.sleep(0.1)
+            channel.unsubscribe(states.append)
+    finally:
+        proc.stop()
+    ready = [i for i, s in enumerate(states) if s is grpc.ChannelConnectivity.READY]
+    assert len(ready) >= 2, states  # connected, dropped by GOAWAY, connected again
+    assert grpc.ChannelConnectivity.IDLE in states[ready[0] :]
