@@ -20,6 +20,7 @@ from proxy.filters.identify import Identify
 from proxy.filters.route import Route
 from proxy.filters.tag import Tag
 from proxy.filters.validate import Validate
+from proxy.frontend.decoding import Undecodable, lenient
 from proxy.frontend.ops import OPS, Op
 from proxy.keys import KeyRing
 from proxy.models import ModelRegistry
@@ -84,7 +85,7 @@ class Gateway:
         for op in OPS.values():
             services.setdefault(op.service, {})[op.name] = grpc.unary_unary_rpc_method_handler(
                 self._unary(op),
-                request_deserializer=op.request_type.FromString,
+                request_deserializer=lenient(op.request_type),
                 response_serializer=op.response_type.SerializeToString,
             )
         return [grpc.method_handlers_generic_handler(s, m) for s, m in services.items()]
@@ -93,6 +94,9 @@ class Gateway:
         has_collection = "collection_name" in op.request_type.DESCRIPTOR.fields_by_name
 
         async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            if isinstance(request, Undecodable):
+                refusal = request.refusal()
+                await context.abort(refusal.code, refusal.message)
             metadata: dict[str, str] = {}
             conflicts: list[str] = []
             for key, value in context.invocation_metadata() or ():
