@@ -1,0 +1,159 @@
+"""Crash invariants: what a client was told was written, is written — whoever crashes.
+
+10,000 single-point upserts with explicit ids run from two client threads while a
+process is SIGKILLed and restarted at random moments: the Qdrant-protocol upstream
+behind vecgate, or vecgate itself on its embedded engine. Afterwards every
+acknowledged point is present with its exact vector and payload, no point exists
+that was never sent, no id is stored twice, and every failed call ended in
+UNAVAILABLE or DEADLINE_EXCEEDED (never OK for a lost write, never UNKNOWN).
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import numpy as np
+from qdrant_client import QdrantClient, models
+
+from tests.gatewayproc import GatewayProcess
+from tests.upstream import UpstreamProcess
+
+IDENTITY = "minilm@1"
+TOTAL = 10_000
+THREADS = 2
+KILLS = 3
+ALLOWED = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+@dataclass
+class Ledger:
+    """What the clients were told."""
+
+    acknowledged: set[int] = field(default_factory=set)
+    failed: dict[int, grpc.StatusCode] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _write(
+    client_of: Callable[[], QdrantClient], ids: list[int], vectors: np.ndarray, ledger: Ledger
+) -> None:
+    client = client_of()
+    for n in ids:
+        point = models.PointStruct(
+            id=n, vector=vectors[n % len(vectors)].tolist(), payload={"n": n}
+        )
+        try:
+            client.upsert("crash", [point], wait=True)
+        except grpc.RpcError as exc:
+            with ledger.lock:
+                ledger.failed[n] = exc.code()
+            time.sleep(0.01)
+            client = client_of()  # the gateway may have moved (restarted)
+            continue
+        with ledger.lock:
+            ledger.acknowledged.add(n)
+
+
+def _run(
+    client_of: Callable[[], QdrantClient], vectors: np.ndarray, crash: Callable[[], None]
+) -> Ledger:
+    """Write TOTAL points from THREADS threads; call `crash` KILLS times meanwhile."""
+    ledger = Ledger()
+    ids = list(range(TOTAL))
+    threads = [
+        threading.Thread(target=_write, args=(client_of, ids[i::THREADS], vectors, ledger))
+        for i in range(THREADS)
+    ]
+    for thread in threads:
+        thread.start()
+    rng = random.Random(20261122)
+    for _ in range(KILLS):
+        time.sleep(rng.uniform(0.5, 2.0))
+        if not any(t.is_alive() for t in threads):
+            break
+        crash()
+    for thread in threads:
+        thread.join(300)
+    return ledger
+
+
+def _check(client: QdrantClient, vectors: np.ndarray, ledger: Ledger) -> None:
+    assert ledger.failed, "no call failed: the crashes missed the workload"
+    assert set(ledger.failed.values()) <= ALLOWED, set(ledger.failed.values())
+    stored = {}
+    for start in range(0, TOTAL, 1000):
+        for record in client.retrieve(
+            "crash", ids=list(range(start, start + 1000)), with_vectors=True, with_payload=True
+        ):
+            assert record.id not in stored  # no id twice
+            stored[record.id] = record
+    missing = ledger.acknowledged - stored.keys()
+    assert not missing, f"{len(missing)} acknowledged points lost, e.g. {sorted(missing)[:5]}"
+    phantoms = stored.keys() - ledger.acknowledged - ledger.failed.keys()
+    assert not phantoms, f"points never sent: {sorted(phantoms)[:5]}"
+    for n, record in stored.items():
+        sent = vectors[n % len(vectors)]
+        assert np.array_equal(np.asarray(record.vector, dtype=np.float32), sent), n
+        assert record.payload == {"n": n, "embedding_model": "minilm", "embedding_version": "1"}
+    assert client.count("crash", exact=True).count == len(stored)
+    print(
+        f"\n{len(ledger.acknowledged)} acknowledged, {len(ledger.failed)} failed "
+        f"({', '.join(sorted({c.name for c in ledger.failed.values()}))}), "
+        f"{len(stored)} stored: 0 lost, 0 phantoms, 0 duplicates"
+    )
+
+
+def _client(gw: GatewayProcess) -> QdrantClient:
+    # No version check: it runs in a thread that would race the kills.
+    return gw.client(IDENTITY, check_compatibility=False)
+
+
+def _create(client: QdrantClient) -> None:
+    # Dot keeps vectors as sent (Cosine would normalise them), so the check can be bit-exact.
+    client.create_collection("crash", models.VectorParams(size=384, distance="Dot"))
+
+
+def test_backend_killed_at_random(tmp_path: Path, embeddings):
+    """The upstream Qdrant is SIGKILLed and restarted three times during the writes."""
+    vectors = embeddings["corpus_minilm"].astype(np.float32)
+    upstream = UpstreamProcess(tmp_path / "upstream").start()
+    gw = GatewayProcess(tmp_path / "gw", None, "--backend", upstream.url).start()
+    try:
+        _create(_client(gw))
+
+        def crash() -> None:
+            upstream.kill()
+            time.sleep(0.3)
+            upstream.start()
+
+        ledger = _run(lambda: _client(gw), vectors, crash)
+        _check(_client(gw), vectors, ledger)
+    finally:
+        gw.stop()
+        upstream.stop()
+
+
+def test_vecgate_killed_at_random(tmp_path: Path, embeddings):
+    """vecgate on its embedded engine is SIGKILLed and restarted (same data, same port)."""
+    vectors = embeddings["corpus_minilm"].astype(np.float32)
+    gw = GatewayProcess(tmp_path / "gw").start()
+    port = gw.grpc_port
+    state = {"gw": gw}
+    try:
+        _create(_client(gw))
+
+        def crash() -> None:
+            state["gw"].stop(signal.SIGKILL)
+            state["gw"] = GatewayProcess(tmp_path / "gw", None).with_ports(port).start()
+
+        ledger = _run(lambda: _client(state["gw"]), vectors, crash)
+        _check(_client(state["gw"]), vectors, ledger)
+    finally:
+        state["gw"].stop()
