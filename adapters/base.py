@@ -8,6 +8,15 @@ exceptions are translated at this boundary, never passed through.
     backend = EmbeddedBackend(Path("./vecgate-data"))
     reply = await backend.handle("/qdrant.Points/Search", request, timeout=5.0)
     await backend.close()
+
+Trace context: a backend that calls a remote server forwards the request's W3C
+trace headers with its call, read at call time from the running request's context
+(no extra argument): `proxy.telemetry.propagation.trace_headers()` returns
+``{"traceparent": ...}`` (plus ``tracestate`` if any), or ``{}``. With tracing on it
+names vecgate's backend span, which `handle` runs inside; with tracing off it is
+the client's own header, passed through.
+
+    metadata = (*self.auth_metadata, *trace_headers().items())
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from proxy.errors import (
     VecgateError,
 )
 from proxy.frontend.ops import OPS, Kind
+from proxy.telemetry.propagation import trace_headers
 from proxy.wire import serialize_framed
 
 HEALTH_METHOD = "/qdrant.Qdrant/HealthCheck"
@@ -100,11 +101,12 @@ class RemoteQdrantBackend(Backend):
     async def handle(self, method: str, request: Message, *, timeout: float | None = None) -> Any:
         """Send `request` to the upstream `method`; its reply, or a `VecgateError`."""
         call = self._callable(method)
+        traced = trace_headers()  # W3C traceparent: the server's span joins the client's trace
         try:
             return await call(
                 request,
                 timeout=timeout if timeout is not None else self.default_timeout,
-                metadata=self._metadata,
+                metadata=(*self._metadata, *traced.items()) if traced else self._metadata,
             )
         except grpc.aio.AioRpcError as exc:
             raise self._translate(method, exc) from None

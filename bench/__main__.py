@@ -7,6 +7,14 @@ shared/data/embeddings: its 6,000 passages, topped up to --points with the
 fine-tuned MiniLM's vectors of the same passages) and prints one table. Progress
 goes to stderr; the table to stdout; the raw figures to bench/results/latest.json.
 
+The telemetry rows run the same searches and upserts, block by block in turn,
+against three gateways: everything off (no request log, no inspection record, no
+tracing), and OTLP tracing export (to a sink in this process, default batching)
+with the request log and the inspection record on, sampling every trace or 10%.
+They compare the gateway process's CPU time per request (/proc/<pid>/stat): rows
+per block, the summary over the whole phase including the last span export.
+`--suite telemetry` runs these rows alone.
+
 The backfill rows migrate a minilm@1 collection of --points passages to minilm@2
 (`proxy.migrate_backfill.run_backfill`, whose embed function looks the fine-tuned
 vectors up by text) and upsert the same vectors and payloads straight into the
@@ -18,6 +26,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -374,7 +383,164 @@ def bench_backfill(
     return out
 
 
+TELEMETRY_OFF = "[server]\nlog_requests = false\n[telemetry]\ninspect_records = 0\n"
+TELEMETRY_ON = '[telemetry]\nendpoint = "{endpoint}"\ninspect_records = 1000\n'
+CPU_BLOCK = 250  # searches per measured block (CPU time is read in 10 ms ticks)
+ROUNDS = 4  # every search block runs this often on each gateway, alternating
+EXPORT_DELAY = 5.5  # seconds: the batch span processor exports every 5 s by default
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process, every thread included (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14, 15)
+
+
+def bench_telemetry(vectors: np.ndarray, queries: np.ndarray, work: Path) -> dict[str, Any]:
+    """Gateway CPU per request, telemetry all off vs traces + logs + inspection on."""
+    from qdrant_client import models
+    from qdrant_client.grpc import points_pb2 as ppb
+
+    from tests.otlp import Receiver
+
+    sink, sampled_sink = Receiver().start(), Receiver().start()
+    gateways = {
+        "off": GatewayProcess(work / "t-off", TELEMETRY_OFF, log_file=work / "t-off.log"),
+        "on": GatewayProcess(
+            work / "t-on", TELEMETRY_ON.format(endpoint=sink.endpoint), log_file=work / "t-on.log"
+        ),
+        "sampled": GatewayProcess(
+            work / "t-sampled",
+            TELEMETRY_ON.format(endpoint=sampled_sink.endpoint) + "sample_ratio = 0.1\n",
+            log_file=work / "t-sampled.log",
+        ),
+    }
+    out: dict[str, Any] = {}
+    try:
+        for gateway in gateways.values():
+            gateway.start()
+        metadata = (("x-embedding-model", IDENTITY),)
+        chunks = batches(vectors)
+        upserts = []
+        for ids in chunks:
+            request = ppb.UpsertPoints(collection_name="bench", wait=True)
+            for n in ids:
+                point = request.points.add()
+                point.id.num = n
+                point.vectors.vector.dense.data.extend(vectors[n].tolist())
+                point.payload["n"].integer_value = n
+            upserts.append(request)
+        searches = []
+        for query in queries:
+            request = ppb.QueryPoints(
+                collection_name="bench", limit=10, with_payload=ppb.WithPayloadSelector(enable=True)
+            )
+            request.query.nearest.dense.data.extend(query.tolist())
+            searches.append(request)
+        clients = {name: gateway.client(IDENTITY) for name, gateway in gateways.items()}
+        stubs = {}
+        for name, client in clients.items():  # kept alive: a collected client closes its channel
+            client.create_collection(
+                "bench",
+                vectors_config=models.VectorParams(size=vectors.shape[1], distance="Cosine"),
+            )
+            stubs[name] = client.grpc_points
+
+        sent = 0
+        cpu: dict[str, dict[str, list[float]]] = {n: {"search": [], "upsert": []} for n in stubs}
+        totals: dict[str, float] = {}
+
+        def flushed(kind: str, requests: int, start: dict[str, float]) -> None:
+            """Wait for the batch processors' scheduled export (5 s) of every span sent,
+            then charge each gateway's whole CPU time since `start` to `requests`."""
+            nonlocal sent
+            sent += 2 * requests  # a server span and a backend span per request
+            sink.wait_for(sent, timeout=30)
+            time.sleep(EXPORT_DELAY)  # the sampled gateway's last batch, counted unknown
+            for name, gateway in gateways.items():
+                used = process_cpu(gateway.proc.pid) - start[name]  # type: ignore[union-attr]
+                totals[f"{kind}_{name}"] = used * 1000 / requests
+
+        def cpu_now() -> dict[str, float]:
+            return {n: process_cpu(g.proc.pid) for n, g in gateways.items()}  # type: ignore[union-attr]
+
+        start = cpu_now()
+        upsert_blocks = [upserts[i : i + 10] for i in range(0, len(upserts), 10)]
+        for i, block in enumerate(upsert_blocks):  # blocks of 10 upserts, alternating
+            for name, stub in stubs.items():
+                pid = gateways[name].proc.pid  # type: ignore[union-attr]
+                before = process_cpu(pid)
+                for request in block:
+                    stub.Upsert(request, metadata=metadata, timeout=60)
+                cpu[name]["upsert"].append((process_cpu(pid) - before) * 1000 / len(block))
+            progress(f"telemetry CPU: upsert block {i + 1}/{len(upsert_blocks)} on each gateway")
+        flushed("upsert", len(upserts), start)
+        start = cpu_now()
+        blocks = [searches[i : i + CPU_BLOCK] for i in range(0, len(searches), CPU_BLOCK)]
+        for round_ in range(ROUNDS):
+            for block in blocks:
+                for name, stub in stubs.items():
+                    pid = gateways[name].proc.pid  # type: ignore[union-attr]
+                    before = process_cpu(pid)
+                    for request in block:
+                        stub.Query(request, metadata=metadata, timeout=60)
+                    cpu[name]["search"].append((process_cpu(pid) - before) * 1000 / len(block))
+            progress(f"telemetry CPU: search round {round_ + 1}/{ROUNDS} on each gateway")
+        flushed("search", ROUNDS * len(searches), start)
+        out = {f"{kind}_{name}": cpu[name][kind] for name in cpu for kind in ("search", "upsert")}
+        out["totals"] = totals
+        out["spans"] = len(sink.spans)
+        out["spans_expected"] = sent
+    finally:
+        for gateway in gateways.values():
+            gateway.stop()
+        sink.stop()
+        sampled_sink.stop()
+    if out["spans"] < out["spans_expected"]:
+        raise RuntimeError(f"the sink received {out['spans']} of {out['spans_expected']} spans")
+    return out
+
+
+def telemetry_rows(results: dict[str, Any]) -> list[tuple[str, str, list[float]]]:
+    t = results["telemetry"]
+    return [
+        ("CPU / search", "vecgate, telemetry all off", t["search_off"]),
+        ("CPU / search", "vecgate, traces+logs+inspect", t["search_on"]),
+        ("CPU / search", "same, 10% of traces sampled", t["search_sampled"]),
+        ("CPU / upsert 256", "vecgate, telemetry all off", t["upsert_off"]),
+        ("CPU / upsert 256", "vecgate, traces+logs+inspect", t["upsert_on"]),
+        ("CPU / upsert 256", "same, 10% of traces sampled", t["upsert_sampled"]),
+    ]
+
+
+def telemetry_summary(results: dict[str, Any]) -> list[str]:
+    t = results["telemetry"]
+    lines = []
+    for kind in ("search", "upsert"):
+        off, on, sampled = (t["totals"][f"{kind}_{n}"] for n in ("off", "on", "sampled"))
+        lines.append(
+            f"telemetry: {kind} costs {on:.3f} ms CPU with traces+logs+inspect on, {off:.3f} ms "
+            f"all off (+{(on / off - 1) * 100:.1f}%; target <= +15%); 10% sampled: "
+            f"{sampled:.3f} ms (+{(sampled / off - 1) * 100:.1f}%); whole-run CPU incl. export"
+        )
+    return lines
+
+
 # -- report -----------------------------------------------------------------------------------
+
+
+def format_rows(rows: list[tuple[str, str, list[float]]]) -> list[str]:
+    lines = []
+    for op, system, samples in rows:
+        s = summary(samples)
+        lines.append(
+            f"{op:<22}{system:<30}{s['n']:>6}{s['p50']:>9.3f}{s['p95']:>9.3f}{s['mean']:>9.3f}"
+        )
+    return lines
+
+
+HEADER = f"{'operation':<22}{'system':<30}{'n':>6}{'p50':>9}{'p95':>9}{'mean':>9}"
 
 
 def table(results: dict[str, dict[str, Any]], points: int) -> str:
@@ -400,15 +566,8 @@ def table(results: dict[str, dict[str, Any]], points: int) -> str:
         ("backfill server time", "vecgate, request log", results["backfill"]["server_upsert"]),
         ("backfill engine time", "vecgate, request log", results["backfill"]["backend_upsert"]),
     ]
-    lines = [
-        f"{points} points x 384 dims, real MiniLM vectors; times in ms",
-        f"{'operation':<22}{'system':<30}{'n':>6}{'p50':>9}{'p95':>9}{'mean':>9}",
-    ]
-    for op, system, samples in rows:
-        s = summary(samples)
-        lines.append(
-            f"{op:<22}{system:<30}{s['n']:>6}{s['p50']:>9.3f}{s['p95']:>9.3f}{s['mean']:>9.3f}"
-        )
+    lines = [f"{points} points x 384 dims, real MiniLM vectors; times in ms", HEADER]
+    lines += format_rows(rows)
     v, e, loc = (summary(results[k]["search"])["p50"] for k in ("vecgate", "edge", "local"))
     vu, eu = (summary(results[k]["upsert"])["p50"] for k in ("vecgate", "edge"))
     bv, be = results["backfill"]["vecgate_rate"], results["backfill"]["edge_rate"]
@@ -438,6 +597,13 @@ def remote_table(results: dict[str, Any], points: int) -> str:
     return "\n".join([*lines, "", *remote_verdict(results, lambda s: summary(s)["p50"])])
 
 
+def telemetry_table(results: dict[str, dict[str, Any]], points: int) -> str:
+    lines = [f"{points} points x 384 dims, real MiniLM vectors; CPU ms per request", HEADER]
+    return "\n".join(
+        [*lines, *format_rows(telemetry_rows(results)), "", *telemetry_summary(results)]
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -447,9 +613,12 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "embeddings")
     parser.add_argument(
         "--suite",
-        choices=("all", "core", "remote"),
+        choices=("all", "core", "telemetry", "remote"),
         default="all",
-        help="core: embedded engine rows; remote: vecgate in front of a Qdrant server",
+        help=(
+            "core: embedded engine rows; telemetry: gateway CPU with telemetry on and off; "
+            "remote: vecgate in front of a Qdrant server"
+        ),
     )
     parser.add_argument("--remote-points", type=int, default=5_120)
     args = parser.parse_args()
@@ -463,15 +632,19 @@ def main() -> int:
     results: dict[str, dict[str, Any]] = {}
     reports: list[str] = []
     try:
-        if args.suite in ("all", "core"):
+        if args.suite in ("all", "core", "telemetry"):
             vectors, queries = load(args.data, args.points, args.searches)
-            texts, targets = load_migration(args.data, len(vectors))
             progress(f"{len(vectors)} vectors, {len(queries)} queries")
+        if args.suite in ("all", "core"):
+            texts, targets = load_migration(args.data, len(vectors))
             results["vecgate"] = bench_vecgate(vectors, queries, work)
             results["edge"] = bench_edge(vectors, queries, work)
             results["local"] = bench_local(vectors, queries, work)
             results["backfill"] = bench_backfill(vectors, texts, targets, work)
             reports.append(table(results, len(vectors)))
+        if args.suite in ("all", "telemetry"):
+            results["telemetry"] = bench_telemetry(vectors, queries, work)
+            reports.append(telemetry_table(results, len(vectors)))
         if args.suite in ("all", "remote"):
             wide, wide_queries = load_wide(args.data, args.remote_points, args.searches)
             progress(f"remote: {len(wide)} vectors x {wide.shape[1]}, {len(wide_queries)} queries")

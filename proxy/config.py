@@ -204,6 +204,45 @@ class DeprecationConfig(_Strict):
     on_sunset: Literal["allow", "refuse"] = "allow"
 
 
+class TelemetryConfig(_Strict):
+    """Tracing export (OTLP over gRPC) and the in-memory record of recent requests.
+
+    Setting `endpoint` turns tracing export on; the standard ``OTEL_*`` variables
+    (`proxy.telemetry.settings`) fill these settings from the environment.
+    """
+
+    #: OTLP gRPC collector, ``http://host:4317`` (plaintext) or ``https://...`` (TLS).
+    endpoint: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    #: Follow the sampled flag of the client's traceparent (ParentBased sampling).
+    follow_parent: bool = True
+    service_name: str = Field(default="vecgate", min_length=1)
+    #: Recent requests kept in memory for `vecgate inspect` (0: keep none).
+    inspect_records: int = Field(default=1000, ge=0, le=1_000_000)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_url(cls, endpoint: str | None) -> str | None:
+        if not endpoint:
+            return None
+        if not endpoint.startswith(("http://", "https://")):
+            raise ValueError(
+                f"{endpoint!r} is not an OTLP gRPC URL; write http://host:4317 (plaintext) "
+                "or https://host:4317 (TLS)"
+            )
+        return endpoint
+
+    @field_validator("headers", mode="before")
+    @classmethod
+    def _headers_text(cls, headers: object) -> object:
+        if isinstance(headers, str):  # VECGATE_TELEMETRY_HEADERS="key=value,key2=value2"
+            from proxy.telemetry.settings import parse_headers
+
+            return parse_headers(headers, where="telemetry.headers")
+        return headers
+
+
 class Config(_Strict):
     """The whole configuration."""
 
@@ -216,6 +255,7 @@ class Config(_Strict):
     models: tuple[ModelConfig, ...] = ()
     deprecation: DeprecationConfig = DeprecationConfig()
     migration: MigrationConfig = MigrationConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
 
     @model_validator(mode="after")
     def _keys_unique(self) -> Config:
@@ -286,7 +326,7 @@ def _describe(error: ValidationError) -> str:
 
 ENV_PREFIX = "VECGATE_"
 ADMIN_KEY_ENV = "VECGATE_ADMIN_KEY"
-_SECTIONS = ("server", "backend", "tags", "deprecation", "migration")
+_SECTIONS = ("server", "backend", "tags", "deprecation", "migration", "telemetry")
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -294,8 +334,14 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
 
     For example ``VECGATE_SERVER_GRPC_PORT=7334`` or ``VECGATE_BACKEND_SYNC_WRITES=true``;
     ``VECGATE_IDENTITY_DEFAULT=minilm@1``. Values are validated like the file's.
+    The standard ``OTEL_*`` variables fill [telemetry] first; ``VECGATE_TELEMETRY_*`` win.
     """
+    from proxy.telemetry.settings import otel_environment
+
     out: dict[str, Any] = {}
+    otel = otel_environment(environ)
+    if otel:
+        out["telemetry"] = otel
     for section in _SECTIONS:
         model = Config.model_fields[section].annotation
         assert isinstance(model, type)

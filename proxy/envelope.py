@@ -57,6 +57,8 @@ class Envelope:
     policy_seconds: float = 0.0
     backend_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)  # sent as vecgate-warning trailers
+    trace_id: str = ""  # 32 hex digits: the exported trace, the client's, or a fresh one
+    span_id: str = ""  # 16 hex digits: this request's server span
     extra: dict[str, Any] = field(default_factory=dict)
 
     def restart(self, extra: dict[str, Any]) -> None:
@@ -75,5 +77,6 @@ class Envelope:
         self.extra = dict(extra)
 
 
-#: The fields a client's request fixes; everything else is the filters' work.
-_SENT = frozenset({"op", "request", "metadata", "collection", "started"})
+#: The fields a client's request fixes (and its trace ids, set before the chain runs);
+#: everything else is the filters' work.
+_SENT = frozenset({"op", "request", "metadata", "collection", "started", "trace_id", "span_id"})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import grpc
@@ -27,6 +26,8 @@ from proxy.models import ModelRegistry
 from proxy.registry import Registry
 from proxy.router import Router
 from proxy.shared_state import SharedState
+from proxy.telemetry.observe import Telemetry
+from proxy.telemetry.status import is_server_fault
 
 log = structlog.get_logger("vecgate.request")
 
@@ -66,6 +67,8 @@ class Gateway:
         registry: Registry,
         models: ModelRegistry,
         keys: KeyRing,
+        *,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.config = config
         self.backend = backend
@@ -74,10 +77,11 @@ class Gateway:
         self.keys = keys
         self.filters = routing_filters(config, registry, models, keys)
         self.catalog = CollectionOps(backend, registry, models)
+        self.telemetry = telemetry or Telemetry(config, models, backend_kind=backend.kind)
         self.chain = Chain(
-            [*self.filters, Validate(), Tag(config.tags)], Router(backend, self.catalog)
+            [*self.filters, Validate(), Tag(config.tags)],
+            Router(backend, self.catalog, self.telemetry),
         )
-        self.log_requests = config.server.log_requests
 
     def handlers(self) -> list[grpc.GenericRpcHandler[Any, Any]]:
         """One generic handler per Qdrant service, covering every RPC it declares."""
@@ -122,6 +126,7 @@ class Gateway:
     ) -> Any:
         """Run one request through the chain; turn a refusal into its status."""
         error: VecgateError | None = None
+        observed = self.telemetry.begin(env)
         try:
             response = await self._run(env)
             if env.warnings:
@@ -129,14 +134,14 @@ class Gateway:
             return response
         except VecgateError as exc:
             error = exc
-            env.decision, env.reason = "refused", exc.reason
+            env.decision = "error" if is_server_fault(exc.code) else "refused"
+            env.reason = exc.reason
         except Exception as exc:  # a bug: report INTERNAL, never UNKNOWN, and log it
             log.exception("unexpected error", method=env.op.label)
             error = Internal(f"internal error in vecgate: {type(exc).__name__}: {exc}")
             env.decision, env.reason = "error", "internal"
         finally:
-            if self.log_requests:
-                self._log(env, error)
+            self.telemetry.finish(env, error, observed)
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             context.set_trailing_metadata((("retry-after", str(int(retry_after + 0.999))),))
@@ -171,21 +176,3 @@ class Gateway:
         if exc.reason in _KEY_REASONS:
             return self.keys
         return None
-
-    def _log(self, env: Envelope, error: VecgateError | None) -> None:
-        partition = env.partition
-        log.info(
-            "request",
-            method=env.op.label,
-            collection=env.collection,
-            partition=partition.physical if partition else None,
-            identity=partition.label() if partition else None,
-            identity_source=env.claim.source,
-            decision=env.decision,
-            reason=env.reason,
-            status=(error.code.name if error else "OK"),
-            points=env.points or None,
-            latency_ms=round((time.perf_counter() - env.started) * 1000, 3),
-            policy_ms=round(env.policy_seconds * 1000, 3),
-            backend_ms=round(env.backend_seconds * 1000, 3),
-        )

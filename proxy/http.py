@@ -1,5 +1,6 @@
 """The HTTP side, as a Qdrant server answers it: `GET /` (version), `/healthz`,
 `/livez`, `/readyz`. qdrant-client calls `GET /` at start-up to compare versions.
+`GET /metrics` is vecgate's own: Prometheus text format.
 
 The REST API itself is not proxied: every other path answers 404 with a sentence
 pointing at the gRPC port.
@@ -14,16 +15,26 @@ from collections.abc import Awaitable, Callable
 from proxy.version import QDRANT_PROTOCOL_VERSION, QDRANT_TITLE, VECGATE_VERSION
 
 Ready = Callable[[], Awaitable[bool]]
+Exposition = Callable[[], bytes]
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
 
 class HttpSide:
     """A small HTTP/1.1 responder on asyncio streams (GET only, one request per connection)."""
 
-    def __init__(self, *, backend_kind: str, grpc_port: int, ready: Ready) -> None:
+    def __init__(
+        self,
+        *,
+        backend_kind: str,
+        grpc_port: int,
+        ready: Ready,
+        metrics: Exposition | None = None,
+    ) -> None:
         self.backend_kind = backend_kind
         self.grpc_port = grpc_port
         self.ready = ready
+        self.metrics = metrics
         self.server: asyncio.Server | None = None
 
     async def start(self, host: str, port: int) -> int:
@@ -69,6 +80,8 @@ class HttpSide:
             )
         if path in ("/healthz", "/livez"):
             return 200, "text/plain", f"{path[1:]} check passed".encode()
+        if path == "/metrics" and self.metrics is not None:
+            return 200, METRICS_CONTENT_TYPE, self.metrics()
         if path == "/readyz":
             if await self.ready():
                 return 200, "text/plain", b"all shards are ready"

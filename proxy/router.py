@@ -4,7 +4,7 @@ operations, and send data requests to the backend under their partition's name."
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qdrant_client.grpc import qdrant_pb2
 
@@ -14,6 +14,9 @@ from proxy.envelope import Envelope
 from proxy.errors import Internal, Unimplemented, VecgateError
 from proxy.frontend.ops import Kind, unsupported_reason
 from proxy.version import QDRANT_PROTOCOL_VERSION, QDRANT_TITLE, VECGATE_VERSION
+
+if TYPE_CHECKING:
+    from proxy.telemetry.observe import Telemetry
 
 _BATCH_ITEMS = {
     "SearchBatch": "search_points",
@@ -26,9 +29,12 @@ _BATCH_ITEMS = {
 class Router:
     """Dispatches a request that passed every filter."""
 
-    def __init__(self, backend: Backend, catalog: CollectionOps) -> None:
+    def __init__(
+        self, backend: Backend, catalog: CollectionOps, telemetry: Telemetry | None = None
+    ) -> None:
         self.backend = backend
         self.catalog = catalog
+        self.telemetry = telemetry
 
     async def __call__(self, env: Envelope) -> Any:
         """Produce the response of one request."""
@@ -43,7 +49,10 @@ class Router:
         if kind is Kind.UNSUPPORTED:
             raise Unimplemented(unsupported_reason(env.op), reason="unsupported_rpc")
         if kind is Kind.CATALOG:
-            return await self.catalog.handle(env)
+            if self.telemetry is None:
+                return await self.catalog.handle(env)
+            async with self.telemetry.backend_call(env.op.method, None):
+                return await self.catalog.handle(env)
         return await self._forward(env)
 
     async def _forward(self, env: Envelope) -> Any:
@@ -58,8 +67,12 @@ class Router:
                 item.collection_name = partition.physical
         op = env.backend_op or env.op
         start = time.perf_counter()
+        timeout = env.extra.get("timeout")
         try:
-            return await self.backend.handle(op.method, request, timeout=env.extra.get("timeout"))
+            if self.telemetry is None:
+                return await self.backend.handle(op.method, request, timeout=timeout)
+            async with self.telemetry.backend_call(op.method, partition.physical):
+                return await self.backend.handle(op.method, request, timeout=timeout)
         except VecgateError as exc:
             exc.message = exc.message.replace(partition.physical, partition.logical)
             raise

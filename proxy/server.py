@@ -27,6 +27,7 @@ from proxy.migrations import Migrations
 from proxy.models import ModelRegistry
 from proxy.registry import Registry
 from proxy.sync import follow_backend, load_state
+from proxy.telemetry.observe import Telemetry
 
 log = structlog.get_logger("vecgate.server")
 
@@ -45,15 +46,20 @@ class Running:
     grpc_port: int
     http_port: int
     tasks: list[asyncio.Task[None]]  # background work: deprecation watch, state refresh
+    telemetry: Telemetry | None = None
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
-        """Report NOT_SERVING, let in-flight calls finish, close the backend."""
+        """Report NOT_SERVING, let in-flight calls finish, close the backend, flush spans."""
         for task in self.tasks:
             task.cancel()
         self.health.enter_graceful_shutdown()
+        if self.telemetry is not None:
+            self.telemetry.inspection.close()  # end `vecgate inspect --follow` streams
         await self.http.stop()
         await self.grpc_server.stop(grace)
         await self.backend.close()
+        if self.telemetry is not None:
+            await asyncio.to_thread(self.telemetry.close)  # exports the queued spans
 
 
 async def watch_deprecations(config: Config, registry: Registry, models: ModelRegistry) -> None:
@@ -82,7 +88,8 @@ async def start(config: Config) -> Running:
     models = ModelRegistry(backend, config.models, config.pin_policy())
     keys = KeyRing(backend, config.keys, config.pin_policy())
     await load_state(registry, models, keys, config.backend.url)
-    gateway = Gateway(config, backend, registry, models, keys)
+    telemetry = Telemetry(config, models, backend_kind=backend.kind)
+    gateway = Gateway(config, backend, registry, models, keys, telemetry=telemetry)
     limit = config.server.max_message_mb * 1024 * 1024
     options: list[tuple[str, int]] = [
         ("grpc.max_receive_message_length", limit),
@@ -106,6 +113,7 @@ async def start(config: Config) -> Running:
             filters=gateway.filters,
             migrations=Migrations(config, backend, registry, models, gateway.catalog),
             keys=keys,
+            inspection=telemetry.inspection,
         ),
         server,
     )
@@ -120,7 +128,12 @@ async def start(config: Config) -> Running:
     if grpc_port == 0:
         raise OSError(f"cannot listen for gRPC on {host}:{config.server.grpc_port}")
     await server.start()
-    http = HttpSide(backend_kind=backend.kind, grpc_port=grpc_port, ready=backend.ready)
+    http = HttpSide(
+        backend_kind=backend.kind,
+        grpc_port=grpc_port,
+        ready=backend.ready,
+        metrics=telemetry.metrics.exposition,
+    )
     http_port = await http.start(host, config.server.http_port)
     for name in ("", *SERVICES, admin_name):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -128,7 +141,7 @@ async def start(config: Config) -> Running:
     if backend.shared:
         interval = config.backend.refresh_seconds
         tasks.append(asyncio.create_task(follow_backend(registry, models, keys, interval)))
-    return Running(server, http, backend, health_servicer, grpc_port, http_port, tasks)
+    return Running(server, http, backend, health_servicer, grpc_port, http_port, tasks, telemetry)
 
 
 async def serve(config: Config) -> None:

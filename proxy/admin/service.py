@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -27,6 +28,7 @@ from proxy.keys import KeyRing, new_key
 from proxy.migrations import MigrationRecord, Migrations
 from proxy.models import ModelRecord, ModelRegistry, check_distance, parse_sunset
 from proxy.registry import LogicalCollection, Partition, Registry
+from proxy.telemetry.inspection import Inspection, Match, RequestRecord
 from proxy.version import QDRANT_PROTOCOL_VERSION, VECGATE_VERSION
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -52,6 +54,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         filters: Sequence[Filter],
         migrations: Migrations,
         keys: KeyRing,
+        inspection: Inspection | None = None,
     ) -> None:
         self.config = config
         self.backend = backend
@@ -60,6 +63,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         self.filters = filters
         self.migrations = migrations
         self.keys = keys
+        self.inspection = inspection or Inspection(0)
         self.started = time.monotonic()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -441,3 +445,74 @@ class AdminService(admin_pb2_grpc.AdminServicer):
             )
 
         return await self._guarded(context, work)
+
+    # -- inspection ------------------------------------------------------------------------------
+
+    async def InspectRequests(self, request: Any, context: Context) -> AsyncIterator[Any]:
+        """Kept records that match, then (follow) new ones as requests end."""
+        follower = None
+        try:
+            self._authorise(context)
+            trace_id = request.trace_id.strip().lower()
+            if trace_id and (not 8 <= len(trace_id) <= 32 or not _is_hex(trace_id)):
+                raise InvalidArgument(
+                    f"trace id {request.trace_id!r} is not 32 hex digits (or the first 8 or "
+                    "more of them), e.g. 4bf92f3577b34da6a3ce929d0e0e4736"
+                )
+            match = Match(
+                refused_only=request.refused_only,
+                collection=request.collection,
+                model=request.model,
+                trace_id=trace_id,
+            )
+            # No await between reading the ring and following: nothing is missed or doubled.
+            kept = self.inspection.recent(match, request.limit)
+            if request.follow:
+                follower = self.inspection.follow(match)
+            for record in kept:
+                yield record_message(record)
+            while follower is not None:
+                new = await follower.next()
+                if new is None:
+                    break
+                yield record_message(new)
+        except VecgateError as error:
+            await context.abort(error.code, error.message)
+        except Exception as exc:  # a bug: INTERNAL, never UNKNOWN, and logged
+            await context.abort(*_internal(exc))
+        finally:
+            if follower is not None:
+                self.inspection.unfollow(follower)
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
+
+
+def record_message(record: RequestRecord) -> Any:
+    """A request record as the admin API sends it."""
+    return admin_pb2.RequestRecord(
+        seq=record.seq,
+        time=datetime.fromtimestamp(record.at, UTC).isoformat(timespec="milliseconds"),
+        method=record.method,
+        collection=record.collection,
+        logical=record.logical,
+        partition=record.partition,
+        identity=record.identity,
+        identity_source=record.identity_source,
+        key=record.key,
+        decision=record.decision,
+        reason=record.reason,
+        status=record.status,
+        message=record.message,
+        latency_ms=record.latency_ms,
+        policy_ms=record.policy_ms,
+        backend_ms=record.backend_ms,
+        trace_id=record.trace_id,
+        span_id=record.span_id,
+        sampled=record.sampled,
+        points=record.points,
+        vectors=record.vectors,
+        dimension=record.dimension,
+        warnings=record.warnings,
+    )

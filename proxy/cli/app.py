@@ -12,6 +12,7 @@ from proxy.cli.explain_cmd import explain
 from proxy.cli.failure import ExitCode, Failure
 from proxy.cli.inspect_cmds import collections, status
 from proxy.cli.output import print_reason
+from proxy.cli.requests_cmd import inspect
 from proxy.cli.serve_cmds import hash_key_cmd, serve
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.add_typer(models_cmds.app, name="models")
 app.command()(explain)
 app.add_typer(keys_cmds.app, name="keys")
 app.add_typer(migrate_cmds.app, name="migrate")
+app.command()(inspect)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

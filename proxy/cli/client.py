@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from types import TracebackType
 from typing import TypeVar
 
@@ -52,6 +53,21 @@ class AdminClient:
         if not isinstance(reply, reply_type):  # pragma: no cover - the stub decodes reply_type
             raise TypeError(f"{rpc} answered {type(reply).__name__}, not {reply_type.__name__}")
         return reply
+
+    def stream(
+        self, rpc: str, request: Message, *, timeout: float | None
+    ) -> Generator[Message, None, None]:
+        """Read a server stream (`timeout` None: until the server ends it); errors as `call`.
+
+        Close the generator before the client (`contextlib.closing`): that cancels the call.
+        """
+        call = getattr(self._stub, rpc)(request, timeout=timeout, metadata=self._metadata)
+        try:
+            yield from call
+        except grpc.RpcError as error:
+            raise self._failure(error) from None
+        finally:
+            call.cancel()
 
     def _failure(self, error: grpc.RpcError) -> Failure:
         """The exit code and one-line reason for an RPC error."""

@@ -423,3 +423,69 @@ class MigrationHistoryReply(_message.Message):
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[MigrationEvent]
     def __init__(self, events: _Optional[_Iterable[_Union[MigrationEvent, _Mapping]]] = ...) -> None: ...
+
+class InspectRequest(_message.Message):
+    __slots__ = ("refused_only", "collection", "model", "trace_id", "follow", "limit")
+    REFUSED_ONLY_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    refused_only: bool
+    collection: str
+    model: str
+    trace_id: str
+    follow: bool
+    limit: int
+    def __init__(self, refused_only: _Optional[bool] = ..., collection: _Optional[str] = ..., model: _Optional[str] = ..., trace_id: _Optional[str] = ..., follow: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class RequestRecord(_message.Message):
+    __slots__ = ("seq", "time", "method", "collection", "logical", "partition", "identity", "identity_source", "key", "decision", "reason", "status", "message", "latency_ms", "policy_ms", "backend_ms", "trace_id", "span_id", "sampled", "points", "vectors", "dimension", "warnings")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    LOGICAL_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_MS_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_MS_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SPAN_ID_FIELD_NUMBER: _ClassVar[int]
+    SAMPLED_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    time: str
+    method: str
+    collection: str
+    logical: str
+    partition: str
+    identity: str
+    identity_source: str
+    key: str
+    decision: str
+    reason: str
+    status: str
+    message: str
+    latency_ms: float
+    policy_ms: float
+    backend_ms: float
+    trace_id: str
+    span_id: str
+    sampled: bool
+    points: int
+    vectors: int
+    dimension: int
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, seq: _Optional[int] = ..., time: _Optional[str] = ..., method: _Optional[str] = ..., collection: _Optional[str] = ..., logical: _Optional[str] = ..., partition: _Optional[str] = ..., identity: _Optional[str] = ..., identity_source: _Optional[str] = ..., key: _Optional[str] = ..., decision: _Optional[str] = ..., reason: _Optional[str] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., latency_ms: _Optional[float] = ..., policy_ms: _Optional[float] = ..., backend_ms: _Optional[float] = ..., trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., sampled: _Optional[bool] = ..., points: _Optional[int] = ..., vectors: _Optional[int] = ..., dimension: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...

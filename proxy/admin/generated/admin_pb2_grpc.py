@@ -129,6 +129,11 @@ class AdminStub:
                 request_serializer=vecgate_dot_v1_dot_admin__pb2.MigrationHistoryRequest.SerializeToString,
                 response_deserializer=vecgate_dot_v1_dot_admin__pb2.MigrationHistoryReply.FromString,
                 _registered_method=True)
+        self.InspectRequests = channel.unary_stream(
+                '/vecgate.v1.Admin/InspectRequests',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.InspectRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.RequestRecord.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -272,6 +277,15 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def InspectRequests(self, request, context):
+        """-- inspection: what recent requests did --------------------------------------------
+        Recent requests kept in memory (oldest first) that match the filters; with
+        `follow`, then every new matching request as it ends, until the caller hangs up.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -369,6 +383,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.MigrationHistory,
                     request_deserializer=vecgate_dot_v1_dot_admin__pb2.MigrationHistoryRequest.FromString,
                     response_serializer=vecgate_dot_v1_dot_admin__pb2.MigrationHistoryReply.SerializeToString,
+            ),
+            'InspectRequests': grpc.unary_stream_rpc_method_handler(
+                    servicer.InspectRequests,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.InspectRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.RequestRecord.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -884,6 +903,33 @@ class Admin:
             '/vecgate.v1.Admin/MigrationHistory',
             vecgate_dot_v1_dot_admin__pb2.MigrationHistoryRequest.SerializeToString,
             vecgate_dot_v1_dot_admin__pb2.MigrationHistoryReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InspectRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vecgate.v1.Admin/InspectRequests',
+            vecgate_dot_v1_dot_admin__pb2.InspectRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.RequestRecord.FromString,
             options,
             channel_credentials,
             insecure,
