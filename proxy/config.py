@@ -197,6 +197,24 @@ class MigrationConfig(_Strict):
     require_verify: bool = False
 
 
+class LimitsConfig(_Strict):
+    """What one request may ask for, and how many run at once."""
+
+    #: Requests that run at once; more wait (up to max_queued_requests), then are refused.
+    max_concurrent_requests: int = Field(default=512, ge=1)
+    max_queued_requests: int = Field(default=2048, ge=0)
+    #: What a refused client is told to wait (the `retry-after` trailer, seconds).
+    retry_after_seconds: float = Field(default=1.0, gt=0)
+    #: Points one write may carry (upsert, update vectors, batch operations).
+    max_points_per_request: int = Field(default=100_000, ge=1)
+    #: Largest vector dimension a collection may declare (Qdrant's own limit is 65,536).
+    max_dimension: int = Field(default=65_536, ge=1, le=65_536)
+    #: Largest `limit` (top-k) of a search, query, recommend, discover or scroll.
+    max_top_k: int = Field(default=100_000, ge=1)
+    #: A client deadline longer than this is cut to it (seconds).
+    max_deadline_seconds: float = Field(default=300.0, gt=0)
+
+
 class DeprecationConfig(_Strict):
     """How vecgate treats models near or past their provider's sunset date."""
 
@@ -255,6 +273,7 @@ class Config(_Strict):
     models: tuple[ModelConfig, ...] = ()
     deprecation: DeprecationConfig = DeprecationConfig()
     migration: MigrationConfig = MigrationConfig()
+    limits: LimitsConfig = LimitsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
 
     @model_validator(mode="after")
@@ -326,7 +345,7 @@ def _describe(error: ValidationError) -> str:
 
 ENV_PREFIX = "VECGATE_"
 ADMIN_KEY_ENV = "VECGATE_ADMIN_KEY"
-_SECTIONS = ("server", "backend", "tags", "deprecation", "migration", "telemetry")
+_SECTIONS = ("server", "backend", "tags", "deprecation", "migration", "telemetry", "limits")
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:

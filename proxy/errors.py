@@ -92,8 +92,10 @@ class ResourceExhausted(VecgateError):
 
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, reason: str | None = None
+    ) -> None:
+        super().__init__(message, reason=reason)
         self.retry_after = retry_after
 
 

@@ -8,6 +8,7 @@ import grpc
 import structlog
 
 from adapters.base import Backend
+from proxy.admission import Admission
 from proxy.chain import Chain, Filter
 from proxy.collection_ops import CollectionOps
 from proxy.config import Config
@@ -16,11 +17,12 @@ from proxy.errors import Internal, VecgateError
 from proxy.filters.authenticate import Authenticate
 from proxy.filters.deprecation import Deprecation
 from proxy.filters.identify import Identify
+from proxy.filters.limits import Limits
 from proxy.filters.route import Route
 from proxy.filters.tag import Tag
 from proxy.filters.validate import Validate
 from proxy.frontend.decoding import Undecodable, lenient
-from proxy.frontend.ops import OPS, Op
+from proxy.frontend.ops import OPS, Kind, Op
 from proxy.keys import KeyRing
 from proxy.models import ModelRegistry
 from proxy.registry import Registry
@@ -78,8 +80,14 @@ class Gateway:
         self.filters = routing_filters(config, registry, models, keys)
         self.catalog = CollectionOps(backend, registry, models)
         self.telemetry = telemetry or Telemetry(config, models, backend_kind=backend.kind)
+        limits = config.limits
+        self.admission = Admission(
+            limits.max_concurrent_requests, limits.max_queued_requests, limits.retry_after_seconds
+        )
+        self.max_deadline = limits.max_deadline_seconds
+        self.default_deadline = config.backend.timeout_seconds
         self.chain = Chain(
-            [*self.filters, Validate(), Tag(config.tags)],
+            [*self.filters, Limits(config.limits), Validate(), Tag(config.tags)],
             Router(backend, self.catalog, self.telemetry),
         )
 
@@ -115,8 +123,9 @@ class Gateway:
             if has_collection:
                 env.collection = request.collection_name
             remaining = context.time_remaining()
-            if remaining is not None:
-                env.extra["timeout"] = remaining
+            env.extra["timeout"] = (
+                min(remaining, self.max_deadline) if remaining is not None else None
+            )
             return await self.serve(env, context)
 
         return handler
@@ -128,7 +137,11 @@ class Gateway:
         error: VecgateError | None = None
         observed = self.telemetry.begin(env)
         try:
-            response = await self._run(env)
+            if env.op.kind is Kind.HEALTH:  # never queued: probes must see a busy server
+                response = await self._run(env)
+            else:
+                async with self.admission.slot(env.extra.get("timeout") or self.default_deadline):
+                    response = await self._run(env)
             if env.warnings:
                 context.set_trailing_metadata(tuple((WARNING_TRAILER, w) for w in env.warnings))
             return response

@@ -5,7 +5,7 @@ Qdrant's own engine (qdrant-edge) behind Qdrant's gRPC services, with no policy 
 
     python -m tests.upstream --data-dir D [--port P] [--stall qdrant.Points/Search]
         [--exhaust qdrant.Points/Search] [--api-key K] [--tls-cert C --tls-key K]
-        [--forget-metadata]
+        [--forget-metadata] [--delay SECONDS]
 
 prints one JSON line ``{"event": "ready", "port": P}`` and serves until SIGTERM. A
 stalled method never answers; when its caller gives up, the server prints
@@ -35,6 +35,7 @@ LIMIT = 256 * 1024 * 1024
 
 
 RETRY_AFTER = "7"
+_SLOWED = frozenset({"/qdrant.Points/Search", "/qdrant.Points/Query"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Faults:
     """What the upstream does wrong on purpose."""
 
     stall: frozenset[str] = frozenset()
+    delay: float = 0.0  # seconds every Search/Query waits before it is answered
     exhaust: frozenset[str] = frozenset()
     api_key: str | None = None
     forget_metadata: bool = False  # as a Qdrant server without collection metadata
@@ -61,6 +63,8 @@ def _handlers(backend: Any, faults: Faults) -> list[grpc.GenericRpcHandler[Any, 
             if method in faults.exhaust:
                 context.set_trailing_metadata((("retry-after", RETRY_AFTER),))
                 await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "Too many requests")
+            if faults.delay and method in _SLOWED:
+                await asyncio.sleep(faults.delay)
             if method in faults.stall:
                 try:
                     await asyncio.sleep(3600)
@@ -126,6 +130,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--stall", action="append", default=[], help="e.g. qdrant.Points/Search")
     parser.add_argument("--exhaust", action="append", default=[])
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds per search")
     parser.add_argument("--api-key")
     parser.add_argument("--forget-metadata", action="store_true")
     parser.add_argument("--tls-cert", type=Path)
@@ -133,6 +138,7 @@ def main() -> None:
     args = parser.parse_args()
     faults = Faults(
         stall=frozenset("/" + name.lstrip("/") for name in args.stall),
+        delay=args.delay,
         exhaust=frozenset("/" + name.lstrip("/") for name in args.exhaust),
         api_key=args.api_key,
         forget_metadata=args.forget_metadata,
