@@ -45,6 +45,9 @@ class ServerConfig(_Strict):
     #: Ask each client to reconnect after this long (0: never), so that replicas added
     #: behind a load balancer get their share of long-lived gRPC connections.
     max_connection_age_seconds: float = Field(default=0.0, ge=0)
+    #: How often the backend's health is checked; health service `vecgate.ready` (and the
+    #: Qdrant service names) follow it within two intervals (seconds).
+    probe_seconds: float = Field(default=2.0, ge=0.1, le=60)
 
     @field_validator("host")
     @classmethod

@@ -25,6 +25,7 @@ from proxy.http import HttpSide
 from proxy.keys import KeyRing
 from proxy.migrations import Migrations
 from proxy.models import ModelRegistry
+from proxy.readiness import READY_SERVICE, follow_readiness
 from proxy.registry import Registry
 from proxy.sync import follow_backend, load_state
 from proxy.telemetry.observe import Telemetry
@@ -135,9 +136,14 @@ async def start(config: Config) -> Running:
         metrics=telemetry.metrics.exposition,
     )
     http_port = await http.start(host, config.server.http_port)
-    for name in ("", *SERVICES, admin_name):
+    for name in ("", READY_SERVICE, *SERVICES, admin_name):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    tasks = [asyncio.create_task(watch_deprecations(config, registry, models))]
+    tasks = [
+        asyncio.create_task(watch_deprecations(config, registry, models)),
+        asyncio.create_task(
+            follow_readiness(backend, health_servicer, SERVICES, config.server.probe_seconds)
+        ),
+    ]
     if backend.shared:
         interval = config.backend.refresh_seconds
         tasks.append(asyncio.create_task(follow_backend(registry, models, keys, interval)))

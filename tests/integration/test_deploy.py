@@ -25,6 +25,7 @@ import yaml
 
 from proxy import __version__
 from proxy.config import ServerConfig, hash_key, load_config
+from proxy.readiness import READY_SERVICE
 from tests.gatewayproc import ROOT, GatewayProcess
 
 DEPLOY = ROOT / "deploy"
@@ -198,15 +199,17 @@ def test_ports_everywhere_are_the_codes_defaults():
 
 
 def test_probes_ask_the_grpc_health_service_on_the_grpc_port():
-    """Startup, readiness and liveness probes are native gRPC probes on the gRPC port
-    (overall service ""); the Docker HEALTHCHECK asks the same service on the same port."""
+    """Startup, readiness and liveness probes are native gRPC probes on the gRPC port:
+    liveness and startup ask service "" (the process), readiness asks the service that
+    follows the backend; the Docker HEALTHCHECK asks "" on the same port."""
     container = _container("vecgate")
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    expected = {"startupProbe": "", "readinessProbe": READY_SERVICE, "livenessProbe": ""}
+    for probe, service in expected.items():
         spec = container[probe]
         handlers = {"grpc", "httpGet", "tcpSocket", "exec"} & spec.keys()
         assert handlers == {"grpc"}, probe
         assert spec["grpc"]["port"] == GRPC_PORT, probe
-        assert spec["grpc"].get("service", "") == "", probe
+        assert spec["grpc"].get("service", "") == service, probe
     argv = _healthcheck_command()
     code = argv[-1]
     assert "grpc_health.v1" in code

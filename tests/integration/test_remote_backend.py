@@ -18,6 +18,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from qdrant_client import QdrantClient, models
 from qdrant_client.grpc import points_pb2 as ppb
 from qdrant_client.grpc import points_service_pb2_grpc
@@ -388,3 +389,41 @@ def test_a_backend_that_drops_collection_metadata_is_refused(tmp_path):
     finally:
         gw.stop()
         upstream.stop()
+
+
+def _health(gw: GatewayProcess, service: str) -> str:
+    with grpc.insecure_channel(f"127.0.0.1:{gw.grpc_port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)  # type: ignore[no-untyped-call]
+        reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+
+def _until(gw: GatewayProcess, service: str, status: str, within: float) -> float:
+    began = time.monotonic()
+    while _health(gw, service) != status:
+        assert time.monotonic() - began < within, f"{service} not {status} after {within} s"
+        time.sleep(0.05)
+    return time.monotonic() - began
+
+
+def test_readiness_follows_the_backend_and_liveness_does_not(tmp_path, upstream):
+    """Upstream down: `vecgate.ready` NOT_SERVING within two probe intervals, data calls
+    UNAVAILABLE, liveness ("") still SERVING; upstream back: SERVING again."""
+    probe = 0.5
+    gw = _gateway(tmp_path, upstream, "gw", f"[server]\nprobe_seconds = {probe}\n")
+    try:
+        _create(gw.client(V1), "ready")
+        assert _health(gw, "vecgate.ready") == "SERVING"
+        upstream.kill()
+        down = _until(gw, "vecgate.ready", "NOT_SERVING", within=2 * probe + 0.5)
+        assert _health(gw, "qdrant.Points") == "NOT_SERVING"
+        assert _health(gw, "") == "SERVING"
+        with pytest.raises(grpc.RpcError) as refused:
+            gw.client(V1).count("ready")
+        assert _code(refused.value) == grpc.StatusCode.UNAVAILABLE
+        upstream.start()
+        up = _until(gw, "vecgate.ready", "SERVING", within=2 * probe + 2.0)
+        assert gw.client(V1).count("ready").count == 0
+        print(f"\nNOT_SERVING {down:.2f} s after the kill, SERVING {up:.2f} s after the restart")
+    finally:
+        gw.stop()
