@@ -48,6 +48,22 @@ class ServerConfig(_Strict):
     #: How often the backend's health is checked; health service `vecgate.ready` (and the
     #: Qdrant service names) follow it within two intervals (seconds).
     probe_seconds: float = Field(default=2.0, ge=0.1, le=60)
+    #: TLS on both ports: this certificate chain and key (PEM). Off when unset.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: Mutual TLS: demand a client certificate signed by this CA (PEM).
+    client_ca: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_complete(self) -> ServerConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("server.tls_cert and server.tls_key go together: set both or neither")
+        if self.client_ca is not None and self.tls_cert is None:
+            raise ValueError("server.client_ca (mutual TLS) needs server.tls_cert and tls_key")
+        for path in (self.tls_cert, self.tls_key, self.client_ca):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{path} does not exist or is not a file")
+        return self
 
     @field_validator("host")
     @classmethod

@@ -9,6 +9,7 @@ pointing at the gRPC port.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import json
 from collections.abc import Awaitable, Callable
 
@@ -37,9 +38,9 @@ class HttpSide:
         self.metrics = metrics
         self.server: asyncio.Server | None = None
 
-    async def start(self, host: str, port: int) -> int:
-        """Listen; returns the bound port (useful when `port` is 0)."""
-        self.server = await asyncio.start_server(self._serve, host, port)
+    async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> int:
+        """Listen (over TLS with `tls`); returns the bound port (useful when `port` is 0)."""
+        self.server = await asyncio.start_server(self._serve, host, port, ssl=tls)
         return int(self.server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:

@@ -27,6 +27,7 @@ from proxy.migrations import Migrations
 from proxy.models import ModelRegistry
 from proxy.readiness import READY_SERVICE, follow_readiness
 from proxy.registry import Registry
+from proxy.tls import grpc_credentials, http_context
 from proxy.sync import follow_backend, load_state
 from proxy.telemetry.observe import Telemetry
 
@@ -125,7 +126,13 @@ async def start(config: Config) -> Running:
         (*SERVICES, admin_name, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     host = config.server.host
-    grpc_port = server.add_insecure_port(f"{host}:{config.server.grpc_port}")
+    address = f"{host}:{config.server.grpc_port}"
+    credentials = grpc_credentials(config.server)
+    grpc_port = (
+        server.add_secure_port(address, credentials)
+        if credentials is not None
+        else server.add_insecure_port(address)
+    )
     if grpc_port == 0:
         raise OSError(f"cannot listen for gRPC on {host}:{config.server.grpc_port}")
     await server.start()
@@ -135,7 +142,7 @@ async def start(config: Config) -> Running:
         ready=backend.ready,
         metrics=telemetry.metrics.exposition,
     )
-    http_port = await http.start(host, config.server.http_port)
+    http_port = await http.start(host, config.server.http_port, tls=http_context(config.server))
     for name in ("", READY_SERVICE, *SERVICES, admin_name):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     tasks = [
