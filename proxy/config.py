@@ -48,6 +48,9 @@ class ServerConfig(_Strict):
     #: How often the backend's health is checked; health service `vecgate.ready` (and the
     #: Qdrant service names) follow it within two intervals (seconds).
     probe_seconds: float = Field(default=2.0, ge=0.1, le=60)
+    #: Once a reader or writer key exists, requests without a key are refused
+    #: (UNAUTHENTICATED); true accepts them anyway, without role or scope limits.
+    allow_anonymous: bool = False
     #: TLS on both ports: this certificate chain and key (PEM). Off when unset.
     tls_cert: Path | None = None
     tls_key: Path | None = None

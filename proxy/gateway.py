@@ -41,7 +41,7 @@ def routing_filters(
 ) -> list[Filter]:
     """The steps that decide where a request goes (or why it may not): also `Explain`'s."""
     return [
-        Authenticate(keys, registry),
+        Authenticate(keys, registry, allow_anonymous=config.server.allow_anonymous),
         Identify(
             config.pin_policy(),
             keys=keys,

@@ -37,6 +37,7 @@ class KeyState:
     by_hash: dict[str, KeyConfig] = field(default_factory=dict)
     identities: dict[str, Identity] = field(default_factory=dict)  # key name -> identity
     stored: set[str] = field(default_factory=set)  # names of keys added at run time
+    data_keys: bool = False  # a reader or writer key exists
 
 
 class KeyRing(SharedState[KeyState]):
@@ -58,6 +59,7 @@ class KeyRing(SharedState[KeyState]):
                     key.identity, where=f"keys.{key.name}.identity"
                 )
         state.stored = {key.name for key in stored if key.sha256 in state.by_hash}
+        state.data_keys = any(key.role != "admin" for key in state.by_hash.values())
         return state
 
     async def _read(self) -> KeyState:
@@ -67,6 +69,11 @@ class KeyRing(SharedState[KeyState]):
     def any(self) -> bool:
         """Whether any key is configured or stored (without keys, api-key is ignored)."""
         return bool(self.state.by_hash)
+
+    @property
+    def data_keys(self) -> bool:
+        """Whether a reader or writer key exists: then every data request needs a key."""
+        return self.state.data_keys
 
     def find(self, presented: str) -> KeyConfig:
         """The key matching a presented secret, or UNAUTHENTICATED."""

@@ -13,7 +13,7 @@ from typing import Any
 from proxy.chain import RequestFilter
 from proxy.config import KeyConfig
 from proxy.envelope import Envelope
-from proxy.errors import PermissionDenied
+from proxy.errors import PermissionDenied, Unauthenticated
 from proxy.frontend.ops import Kind
 from proxy.keys import KeyRing
 from proxy.registry import Registry
@@ -30,14 +30,24 @@ def in_scope(key: KeyConfig, logical: str | None) -> bool:
 class Authenticate(RequestFilter):
     """Maps the `api-key` metadata to a known key and enforces its role and scope."""
 
-    def __init__(self, keys: KeyRing, registry: Registry) -> None:
+    def __init__(self, keys: KeyRing, registry: Registry, *, allow_anonymous: bool) -> None:
         self.keys = keys
         self.registry = registry
+        self.allow_anonymous = allow_anonymous
 
     def on_request(self, env: Envelope) -> None:
         """Record the presented key; refuse unknown keys, wrong roles, foreign collections."""
         presented = env.metadata.get("api-key")
-        if not presented or not self.keys.any:
+        if not presented:
+            if self.keys.data_keys and not self.allow_anonymous and env.op.kind is not Kind.HEALTH:
+                raise Unauthenticated(
+                    f"{env.op.label} needs an api-key: vecgate has reader/writer keys, so "
+                    "anonymous requests are refused; send one (qdrant-client: api_key=...) or set "
+                    "server.allow_anonymous",
+                    reason="no_api_key",
+                )
+            return
+        if not self.keys.any:
             return
         key = self.keys.find(presented)
         env.key = key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,8 @@ ADMIN, WRITER, READER, SCOPED = "adm-secret", "w-secret", "r-secret", "s-secret"
 SOON = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
 PAST = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
 CONFIG = f"""
+[server]
+allow_anonymous = true  # anonymous callers are part of what these tests explain
 [[keys]]
 name = "ops"
 sha256 = "{hash_key(ADMIN)}"
@@ -134,9 +137,13 @@ def test_explain_predicts_the_real_request(gw, admin):
     routed = _explain(admin, collection="docs", identity="emb@2", operation="search")
     assert routed.allowed
     assert routed.version == "emb@2"
+    seen = len([r for r in gw.requests() if r["method"] == "Points/Query"])
     _client(gw, headers={"x-embedding-model": "emb@2"}).query_points("docs", query=[1, 0, 0, 0])
-    real = [r for r in gw.requests() if r["method"] == "Points/Query"][-1]
-    assert real["partition"] == routed.partition
+    deadline = time.monotonic() + 5  # the log line arrives through a pipe, a moment later
+    while len(queries := [r for r in gw.requests() if r["method"] == "Points/Query"]) <= seen:
+        assert time.monotonic() < deadline, "no request log line for the real search"
+        time.sleep(0.05)
+    assert queries[seen]["partition"] == routed.partition
 
     cases = [
         ({"identity": "emb@3"}, {"headers": {"x-embedding-model": "emb@3"}}, "FAILED_PRECONDITION"),

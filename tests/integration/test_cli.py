@@ -22,6 +22,8 @@ from tests.gatewayproc import ROOT, GatewayProcess
 
 ADMIN, QUICK, WRITER, UNBOUND = "adm", "quick-start", "w-secret", "u-secret"
 CONFIG = f"""
+[server]
+allow_anonymous = true  # anonymous callers are part of what these tests explain
 [[keys]]
 name = "ops"
 sha256 = "{hash_key(ADMIN)}"

@@ -347,9 +347,10 @@ def test_key_added_through_one_replica_is_honoured_by_the_other(tmp_path, upstre
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "Api key is used with an insecure connection")
                 indexer = b.client(api_key="idx", https=False)  # no x-embedding-model header
+                through_a = a.client(api_key="idx", https=False)
             _create(indexer, "docs")
             indexer.upsert("docs", _points(embeddings["corpus_minilm"][:5]))
-            stored = a.client(V1).retrieve("docs", ids=[0], with_payload=True)[0].payload
+            stored = through_a.retrieve("docs", ids=[0], with_payload=True)[0].payload
             assert (stored["embedding_model"], stored["embedding_version"]) == ("minilm", "1")
             with pytest.raises(grpc.RpcError) as scope:
                 _create(indexer, "elsewhere")
