@@ -14,7 +14,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from adapters.base import Backend
-from proxy.admin.generated import admin_pb2, admin_pb2_grpc
+from proxy.admin.generated import admin_pb2
+from proxy.admin.handlers import admin_handler
 from proxy.admin.service import AdminService
 from proxy.backends import make_backend
 from proxy.config import Config
@@ -27,9 +28,9 @@ from proxy.migrations import Migrations
 from proxy.models import ModelRegistry
 from proxy.readiness import READY_SERVICE, follow_readiness
 from proxy.registry import Registry
-from proxy.tls import grpc_credentials, http_context
 from proxy.sync import follow_backend, load_state
 from proxy.telemetry.observe import Telemetry
+from proxy.tls import grpc_credentials, http_context
 
 log = structlog.get_logger("vecgate.server")
 
@@ -106,18 +107,21 @@ async def start(config: Config) -> Running:
         ]
     server = grpc.aio.server(options=options)
     server.add_generic_rpc_handlers(gateway.handlers())
-    admin_pb2_grpc.add_AdminServicer_to_server(  # type: ignore[no-untyped-call]  # generated
-        AdminService(
-            config,
-            backend,
-            registry=registry,
-            models=models,
-            filters=gateway.filters,
-            migrations=Migrations(config, backend, registry, models, gateway.catalog),
-            keys=keys,
-            inspection=telemetry.inspection,
-        ),
-        server,
+    server.add_generic_rpc_handlers(
+        (
+            admin_handler(
+                AdminService(
+                    config,
+                    backend,
+                    registry=registry,
+                    models=models,
+                    filters=gateway.filters,
+                    migrations=Migrations(config, backend, registry, models, gateway.catalog),
+                    keys=keys,
+                    inspection=telemetry.inspection,
+                ),
+            ),
+        )
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -35,7 +35,7 @@ class Limits(RequestFilter):
             for field in _BATCH_ITEMS:
                 for item in getattr(env.request, field, ()):
                     self._top_k(item, env.op.label)
-        elif env.op.name in ("Create", "Update") and kind is Kind.CATALOG:
+        elif env.op.name == "Create" and kind is Kind.CATALOG:  # (Update cannot resize)
             self._dimensions(env.request)
 
     def _points(self, env: Envelope) -> None:

@@ -1,6 +1,7 @@
 """Fuzzing every RPC vecgate serves: random messages, random metadata, mutated bytes.
 
-Hypothesis builds requests from the message descriptors themselves (every field,
+Hypothesis builds requests for every RPC of the Qdrant services and of vecgate's
+admin API from the message descriptors themselves (every field,
 oneof, map and nesting, with huge, empty, NaN and out-of-range values) and sends
 them through a real gateway process over gRPC, as any client could. vecgate must
 answer each with a precise status: never UNKNOWN or INTERNAL, never a hang, never
@@ -16,17 +17,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message_factory import GetMessageClass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from qdrant_client import models
 
-from proxy.frontend.ops import OPS, Op
+from proxy.admin.generated import admin_pb2
+from proxy.frontend.ops import OPS
 from tests.gatewayproc import GatewayProcess
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -143,7 +147,32 @@ _METADATA = st.lists(
 
 _START: dict[str, float] = {}
 _COUNT = {"sent": 0}
-_SERVED = sorted((op for op in OPS.values()), key=lambda op: op.method)
+ADMIN_KEY = "fuzz-admin"
+
+
+@dataclass(frozen=True)
+class Rpc:
+    """One served RPC: its path, request message and whether it streams its answer."""
+
+    method: str
+    label: str
+    request_type: Any
+    streaming: bool = False
+
+
+_ADMIN = admin_pb2.DESCRIPTOR.services_by_name["Admin"]
+_SERVED = [
+    *(Rpc(op.method, op.label, op.request_type) for op in sorted(OPS.values(), key=str)),
+    *(
+        Rpc(
+            f"/{_ADMIN.full_name}/{m.name}",
+            f"Admin/{m.name}",
+            GetMessageClass(m.input_type),
+            m.server_streaming,
+        )
+        for m in _ADMIN.methods
+    ),
+]
 
 
 def _ensure_target(gw: GatewayProcess) -> None:
@@ -162,7 +191,9 @@ def _ensure_target(gw: GatewayProcess) -> None:
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     """A gateway holding `fuzz` (4-d cosine) under fz@1, logging to a file."""
     work = tmp_path_factory.mktemp("fuzz")
-    proc = GatewayProcess(work / "data", None, log_file=work / "vecgate.log").start()
+    proc = GatewayProcess(
+        work / "data", None, "--admin-key", ADMIN_KEY, log_file=work / "vecgate.log"
+    ).start()
     _ensure_target(proc)
     _START["rss"] = _rss_mb(proc)
     yield proc
@@ -180,17 +211,27 @@ def channel(gw: GatewayProcess) -> Iterator[grpc.Channel]:
         yield raw
 
 
-def _send(channel: grpc.Channel, op: Op, payload: bytes, metadata: list[tuple[str, str]]) -> None:
-    """Send raw request bytes; fail on UNKNOWN, INTERNAL or no answer within 10 s."""
-    call = channel.unary_unary(op.method, request_serializer=None, response_deserializer=None)
+def _send(channel: grpc.Channel, rpc: Rpc, payload: bytes, metadata: list[tuple[str, str]]) -> None:
+    """Send raw request bytes; fail on UNKNOWN, INTERNAL or no answer in time.
+
+    A streaming admin RPC may follow live records forever: it is read for 2 s, and a
+    deadline is then its normal end.
+    """
     code, details = grpc.StatusCode.OK, "answered"
     try:
-        call(payload, metadata=metadata, timeout=10)
+        if rpc.streaming:
+            stream = channel.unary_stream(rpc.method, request_serializer=None)
+            for _ in stream(payload, metadata=metadata, timeout=2):
+                pass
+        else:
+            call = channel.unary_unary(rpc.method, request_serializer=None)
+            call(payload, metadata=metadata, timeout=10)
     except grpc.RpcError as exc:
         code, details = exc.code(), exc.details()
-    assert code not in BAD, f"{op.label}: {code.name}: {details}"
-    assert code != grpc.StatusCode.DEADLINE_EXCEEDED, f"{op.label} did not answer in 10 s"
-    assert details, f"{op.label}: {code.name} without a sentence"
+    assert code not in BAD, f"{rpc.label}: {code.name}: {details}"
+    if not (rpc.streaming and code == grpc.StatusCode.DEADLINE_EXCEEDED):
+        assert code != grpc.StatusCode.DEADLINE_EXCEEDED, f"{rpc.label} did not answer in time"
+    assert details, f"{rpc.label}: {code.name} without a sentence"
 
 
 def _rss_mb(gw: GatewayProcess) -> float:
@@ -207,7 +248,8 @@ def test_corpus_of_past_failures(channel):
     assert paths
     for path in paths:
         service, name = path.stem.split("__")[0].split(".")
-        _send(channel, OPS[f"/qdrant.{service}/{name}"], path.read_bytes(), [])
+        rpc = next(r for r in _SERVED if r.label == f"{service}/{name}")
+        _send(channel, rpc, path.read_bytes(), [("api-key", ADMIN_KEY)])
 
 
 @settings(
@@ -222,21 +264,23 @@ def test_random_requests_and_metadata(gw, channel, data):
     _COUNT["sent"] += 1
     if _COUNT["sent"] % 100 == 0:
         _ensure_target(gw)
-    op: Op = data.draw(st.sampled_from(_SERVED))
-    message = op.request_type()
+    rpc: Rpc = data.draw(st.sampled_from(_SERVED))
+    message = rpc.request_type()
     _fill(data, message, 0)
     metadata = data.draw(_METADATA)
     if data.draw(st.booleans()):
         metadata.append(("x-embedding-model", IDENTITY))
-    _send(channel, op, message.SerializeToString(), metadata)
+    if rpc.label.startswith("Admin/") and data.draw(st.booleans()):
+        metadata.append(("api-key", ADMIN_KEY))
+    _send(channel, rpc, message.SerializeToString(), metadata)
 
 
 @settings(max_examples=EXAMPLES // 4, deadline=None, database=None)
 @given(data=st.data())
 def test_mutated_bytes(gw, channel, data):
     """A valid request with bytes flipped, cut or appended: refused precisely, never INTERNAL."""
-    op: Op = data.draw(st.sampled_from(_SERVED))
-    message = op.request_type()
+    rpc: Rpc = data.draw(st.sampled_from(_SERVED))
+    message = rpc.request_type()
     _fill(data, message, 0)
     raw = bytearray(message.SerializeToString())
     for _ in range(data.draw(st.integers(1, 4))):
@@ -247,7 +291,7 @@ def test_mutated_bytes(gw, channel, data):
             del raw[data.draw(st.integers(0, len(raw) - 1)) :]
         else:
             raw += data.draw(st.binary(min_size=1, max_size=8))
-    _send(channel, op, bytes(raw), [("x-embedding-model", IDENTITY)])
+    _send(channel, rpc, bytes(raw), [("x-embedding-model", IDENTITY), ("api-key", ADMIN_KEY)])
 
 
 def test_memory_stays_bounded_and_the_server_serves(gw):
