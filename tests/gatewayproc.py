@@ -40,6 +40,14 @@ class GatewayProcess:
         self.http_port = 0
         self.log_lines: list[str] = []
 
+    def rss_mb(self) -> float:
+        """The process's resident memory, in MiB (Linux /proc)."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS line in /proc/PID/status")
+
     def with_ports(self, grpc_port: int, http_port: int = 0) -> GatewayProcess:
         """Listen on these ports instead of free ones (a restart where clients wait)."""
         at = self.args.index("--grpc-port")

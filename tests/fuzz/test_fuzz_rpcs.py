@@ -195,7 +195,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
         work / "data", None, "--admin-key", ADMIN_KEY, log_file=work / "vecgate.log"
     ).start()
     _ensure_target(proc)
-    _START["rss"] = _rss_mb(proc)
+    _START["rss"] = proc.rss_mb()
     yield proc
     assert proc.proc is not None
     assert proc.proc.poll() is None, "the gateway died during fuzzing"
@@ -232,14 +232,6 @@ def _send(channel: grpc.Channel, rpc: Rpc, payload: bytes, metadata: list[tuple[
     if not (rpc.streaming and code == grpc.StatusCode.DEADLINE_EXCEEDED):
         assert code != grpc.StatusCode.DEADLINE_EXCEEDED, f"{rpc.label} did not answer in time"
     assert details, f"{rpc.label}: {code.name} without a sentence"
-
-
-def _rss_mb(gw: GatewayProcess) -> float:
-    assert gw.proc is not None
-    for line in Path(f"/proc/{gw.proc.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 def test_corpus_of_past_failures(channel):
@@ -296,7 +288,7 @@ def test_mutated_bytes(gw, channel, data):
 
 def test_memory_stays_bounded_and_the_server_serves(gw):
     """After all the fuzzing above, RSS grew < 50 MB and real requests still work."""
-    grown = _rss_mb(gw) - _START["rss"]
+    grown = gw.rss_mb() - _START["rss"]
     print(f"\nRSS {_START['rss']:.0f} MB before fuzzing, +{grown:.1f} MB after")
     assert grown < 50
     _ensure_target(gw)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import grpc
 import pytest
@@ -17,14 +16,6 @@ from tests.upstream import UpstreamProcess
 
 V1 = "minilm@1"
 META = (("x-embedding-model", V1),)
-
-
-def _rss_mb(gw: GatewayProcess) -> float:
-    assert gw.proc is not None
-    for line in Path(f"/proc/{gw.proc.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 def test_overload_is_refused_fast_and_admitted_requests_are_all_answered(tmp_path):
@@ -41,7 +32,7 @@ def test_overload_is_refused_fast_and_admitted_requests_are_all_answered(tmp_pat
         client = gw.client(V1)
         client.create_collection("busy", models.VectorParams(size=4, distance="Cosine"))
         client.upsert("busy", [models.PointStruct(id=1, vector=[1.0, 0.0, 0.0, 0.0])])
-        before = _rss_mb(gw)
+        before = gw.rss_mb()
         results: list[tuple[grpc.StatusCode, float, str | None]] = []
         lock = threading.Lock()
         start = threading.Event()
@@ -78,7 +69,7 @@ def test_overload_is_refused_fast_and_admitted_requests_are_all_answered(tmp_pat
         assert all(r[2] == "2" for r in refused)
         slowest_refusal = max(r[1] for r in refused)
         assert slowest_refusal < 1.0  # before the first admitted request could finish
-        grown = _rss_mb(gw) - before
+        grown = gw.rss_mb() - before
         print(
             f"\n{len(answered)} answered, {len(refused)} refused (slowest refusal "
             f"{slowest_refusal * 1000:.0f} ms), RSS +{grown:.1f} MB"
