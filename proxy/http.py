@@ -9,8 +9,8 @@ pointing at the gRPC port.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import json
+import ssl
 from collections.abc import Awaitable, Callable
 
 from proxy.version import QDRANT_PROTOCOL_VERSION, QDRANT_TITLE, VECGATE_VERSION
