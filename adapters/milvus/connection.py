@@ -67,6 +67,9 @@ class Connection:
                 f"Milvus collection `{name}` was not created through vecgate (it has no "
                 "vecgate.config property); vecgate serves only collections it created"
             )
+        # A collection is searchable only once loaded; after a Milvus restart it is not.
+        # Loading an already loaded collection is a no-op, so once per process is enough.
+        await self.call("LoadCollection", self.client.load_collection, name)
         self._specs[name] = spec
         return spec
 
