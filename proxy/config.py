@@ -86,6 +86,9 @@ class BackendConfig(_Strict):
     #: Milvus: consistency level of searches and reads. Strong: a write acknowledged to a
     #: client is visible to its next search (read-your-writes); Bounded is Milvus's default.
     consistency: Literal["Strong", "Bounded", "Session", "Eventually"] = "Strong"
+    #: milvus-lite only: flush a collection in the background after this many written
+    #: rows (it searches unflushed rows slowly, in Python); 0: never.
+    milvus_lite_flush_rows: int = Field(default=1000, ge=0)
 
     @field_validator("url")
     @classmethod

@@ -52,6 +52,7 @@ class MilvusBackend(Backend):
             token=config.api_key or "",
             consistency=config.consistency,
             timeout=config.timeout_seconds,
+            flush_rows=config.milvus_lite_flush_rows,
         )
 
     def supports(self, method: str) -> bool:

@@ -8,6 +8,7 @@ client is visible to its next search, decision 30).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -32,12 +33,44 @@ def not_found(name: str) -> NotFound:
 class Connection:
     """The pymilvus client of one backend, with what it learnt about collections."""
 
-    def __init__(self, uri: str, *, token: str, consistency: str, timeout: float) -> None:
+    def __init__(
+        self, uri: str, *, token: str, consistency: str, timeout: float, flush_rows: int
+    ) -> None:
         self.where = uri
         self.client = AsyncMilvusClient(uri=uri, token=token, timeout=timeout)
         self.consistency = consistency
         self.timeout = timeout
+        self.flush_rows = flush_rows
         self._specs: dict[str, CollectionSpec] = {}
+        self._lite: bool | None = None
+        self._unflushed: dict[str, int] = {}
+        self._flushing: dict[str, asyncio.Task[None]] = {}
+
+    async def written(self, name: str, rows: int) -> None:
+        """Note `rows` written to `name`; on milvus-lite, flush in the background once
+        `flush_rows` have gathered (it searches unflushed rows in Python: 30 ms at 1k rows,
+        190 ms at 5k, against 8 and 16 ms flushed). A Milvus server needs no such help."""
+        if self.flush_rows <= 0:
+            return
+        if self._lite is None:
+            version = await self.call("GetVersion", self.client.get_server_version)
+            self._lite = "lite" in str(version).lower()
+        if not self._lite:
+            return
+        total = self._unflushed.get(name, 0) + rows
+        if total < self.flush_rows or name in self._flushing:
+            self._unflushed[name] = total
+            return
+        self._unflushed[name] = 0
+        self._flushing[name] = asyncio.create_task(self._flush(name))
+
+    async def _flush(self, name: str) -> None:
+        try:
+            await self.client.flush(name, timeout=self.timeout)
+        except Exception as exc:  # the data are safe either way; only search speed suffers
+            logging.getLogger(__name__).warning("flush of %s failed: %s", name, exc)
+        finally:
+            self._flushing.pop(name, None)
 
     async def call(
         self, what: str, make: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
@@ -82,5 +115,7 @@ class Connection:
         self._specs[spec.name] = spec
 
     async def close(self) -> None:
-        """Close the client."""
+        """Wait for background flushes, then close the client."""
+        if self._flushing:
+            await asyncio.gather(*self._flushing.values(), return_exceptions=True)
         await self.client.close()

@@ -64,6 +64,7 @@ def upsert_rows(spec: CollectionSpec, points: Any) -> list[dict[str, Any]]:
 async def _upsert(conn: Connection, spec: CollectionSpec, rows: list[dict[str, Any]]) -> None:
     if rows:
         await conn.call("Upsert", conn.client.upsert, spec.name, rows)
+        await conn.written(spec.name, len(rows))
 
 
 @rpc("/qdrant.Points/Upsert")
