@@ -32,7 +32,7 @@ from adapters.milvus.schema import (
     properties_of,
     vectors_of,
 )
-from proxy.errors import AlreadyExists, InvalidArgument, NotFound, Unimplemented
+from proxy.errors import AlreadyExists, InvalidArgument, Unimplemented
 from proxy.values import python_to_payload
 
 _BACKEND = "on the Milvus backend"
@@ -290,6 +290,3 @@ async def list_collection_aliases(
         response.aliases.add(alias_name=alias, collection_name=name)
     response.time = _elapsed(start)
     return response
-
-
-__all__ = ["NotFound", "aliases_of", "points_count"]

@@ -10,7 +10,6 @@ Scroll pages therefore follow Qdrant's order with a plain ``pk >= "..."`` filter
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable
 
 from qdrant_client.grpc import qdrant_common_pb2 as common
@@ -47,8 +46,3 @@ def write_point_id(pk: str, out: common.PointId) -> None:
 def pk_list(pks: Iterable[str]) -> str:
     """A Milvus list literal of primary keys: ``["0…1", "1…"]``."""
     return "[" + ", ".join(json.dumps(pk) for pk in pks) + "]"
-
-
-def is_uuid_pk(pk: str) -> bool:
-    """Whether this key holds a UUID (for tests and messages)."""
-    return pk[0] == _UUID and bool(uuid.UUID(pk[1:]))

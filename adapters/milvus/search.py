@@ -26,7 +26,7 @@ from adapters.milvus.dispatch import rpc
 from adapters.milvus.filters import combine, to_expression
 from adapters.milvus.ids import PK, pk_list, pk_of
 from adapters.milvus.rows import by_keys, fields_for, fill_point
-from adapters.milvus.schema import PAYLOAD, CollectionSpec, VectorField
+from adapters.milvus.schema import CollectionSpec, VectorField
 from adapters.milvus.vectors import dense, payload_selector, prepared, vector_selector
 from proxy.errors import InvalidArgument, NotFound, Unimplemented
 
@@ -341,6 +341,3 @@ async def query_batch(conn: Connection, request: ppb.QueryBatchPoints) -> Any:
         await _query_one(conn, item, response.result.add().result)
     response.time = _elapsed(start)
     return response
-
-
-__all__ = ["PAYLOAD"]
