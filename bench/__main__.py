@@ -604,6 +604,22 @@ def telemetry_table(results: dict[str, dict[str, Any]], points: int) -> str:
     )
 
 
+def milvus_table(results: dict[str, Any], points: int) -> str:
+    from bench.milvus import milvus_rows, milvus_verdict
+
+    lines = [
+        f"vecgate in front of milvus-lite vs pymilvus direct: {points} points x "
+        f"{results['dimension']} dims, real MiniLM vectors; times in ms",
+        f"{'operation':<22}{'path':<36}{'n':>6}{'p50':>9}{'p99':>9}{'mean':>9}",
+    ]
+    for op, path, samples in milvus_rows(results):
+        s = summary(samples)
+        lines.append(
+            f"{op:<22}{path:<36}{s['n']:>6}{s['p50']:>9.3f}{s['p99']:>9.3f}{s['mean']:>9.3f}"
+        )
+    return "\n".join([*lines, "", *milvus_verdict(results, lambda s: summary(s)["p50"])])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -613,14 +629,16 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "embeddings")
     parser.add_argument(
         "--suite",
-        choices=("all", "core", "telemetry", "remote"),
+        choices=("all", "core", "telemetry", "remote", "milvus"),
         default="all",
         help=(
             "core: embedded engine rows; telemetry: gateway CPU with telemetry on and off; "
-            "remote: vecgate in front of a Qdrant server"
+            "remote: vecgate in front of a Qdrant server; milvus: vecgate in front of "
+            "milvus-lite vs pymilvus direct"
         ),
     )
     parser.add_argument("--remote-points", type=int, default=5_120)
+    parser.add_argument("--milvus-points", type=int, default=4_096)
     args = parser.parse_args()
     if not (args.data / "corpus.npz").exists():
         print(
@@ -650,6 +668,13 @@ def main() -> int:
             progress(f"remote: {len(wide)} vectors x {wide.shape[1]}, {len(wide_queries)} queries")
             results["remote"] = bench_remote(wide, wide_queries, work, progress)
             reports.append(remote_table(results["remote"], len(wide)))
+        if args.suite in ("all", "milvus"):
+            from bench.milvus import bench_milvus
+
+            vectors, queries = load(args.data, args.milvus_points, args.searches)
+            progress(f"milvus: {len(vectors)} vectors x {vectors.shape[1]}, {len(queries)} queries")
+            results["milvus"] = bench_milvus(vectors, queries, work, progress)
+            reports.append(milvus_table(results["milvus"], len(vectors)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\n\n".join(reports))

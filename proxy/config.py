@@ -85,13 +85,15 @@ class ServerConfig(_Strict):
 class BackendConfig(_Strict):
     """Which vector database stands behind vecgate, and how vecgate talks to it."""
 
-    #: ``embedded`` (Qdrant's engine in-process) or a Qdrant server's gRPC address:
-    #: ``qdrant://host:6334``, ``qdrants://host:6334`` for TLS.
+    #: ``embedded`` (Qdrant's engine in-process), a Qdrant server's gRPC address
+    #: (``qdrant://host:6334``, ``qdrants://host:6334`` for TLS), a Milvus server
+    #: (``milvus://host:19530``) or milvus-lite started by vecgate (``milvus-lite:PATH``).
     url: str = "embedded"
     #: Embedded engine: fsync every write (survives a machine crash, +3-4 ms per write).
     #: Without it an acknowledged write survives a crash of the vecgate process.
     sync_writes: bool = False
-    #: Remote Qdrant: the api-key vecgate sends upstream (better: VECGATE_BACKEND_API_KEY).
+    #: Remote Qdrant: the api-key vecgate sends upstream (better: VECGATE_BACKEND_API_KEY);
+    #: Milvus: the token (``user:password`` or an API key).
     api_key: str | None = None
     #: Remote Qdrant over TLS: CA bundle to trust (default: the system's roots).
     ca_file: Path | None = None
@@ -103,19 +105,32 @@ class BackendConfig(_Strict):
     timeout_seconds: float = Field(default=60.0, gt=0)
     #: Remote Qdrant: how often routing state is re-read, so that replicas agree (seconds).
     refresh_seconds: float = Field(default=1.0, ge=0.1, le=60)
+    #: Milvus: consistency level of searches and reads. Strong: a write acknowledged to a
+    #: client is visible to its next search (read-your-writes); Bounded is Milvus's default.
+    consistency: Literal["Strong", "Bounded", "Session", "Eventually"] = "Strong"
+    #: milvus-lite only: flush a collection in the background after this many written
+    #: rows (it searches unflushed rows slowly, in Python); 0: never.
+    milvus_lite_flush_rows: int = Field(default=1000, ge=0)
 
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, url: str) -> str:
-        if url == "embedded":
+        if url == "embedded" or parse_milvus_url(url) is not None:
             return url
         parse_backend_url(url)  # raises ValueError naming what is accepted
         return url
 
     @property
     def remote(self) -> RemoteAddress | None:
-        """The remote Qdrant address, or None for the embedded engine."""
-        return None if self.url == "embedded" else parse_backend_url(self.url)
+        """The remote Qdrant address, or None for the embedded engine and Milvus."""
+        if self.url == "embedded" or self.milvus is not None:
+            return None
+        return parse_backend_url(self.url)
+
+    @property
+    def milvus(self) -> MilvusTarget | None:
+        """The Milvus server or milvus-lite directory, or None for the other backends."""
+        return parse_milvus_url(self.url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +149,43 @@ class RemoteAddress:
 
 BACKEND_SCHEMES = {"qdrant": False, "qdrants": True}
 QDRANT_GRPC_PORT = 6334
+MILVUS_PORT = 19530
+MILVUS_LITE_PREFIX = "milvus-lite:"
+
+
+@dataclass(frozen=True, slots=True)
+class MilvusTarget:
+    """A Milvus server (``uri``) or a milvus-lite data directory vecgate starts (``lite``)."""
+
+    uri: str | None = None
+    lite: Path | None = None
+
+
+def parse_milvus_url(url: str) -> MilvusTarget | None:
+    """``milvus://host:port`` or ``milvus-lite:PATH``; None for other schemes."""
+    if url.startswith(MILVUS_LITE_PREFIX):
+        path = url.removeprefix(MILVUS_LITE_PREFIX)
+        if not path:
+            raise ValueError(f"backend {url!r} names no directory; use 'milvus-lite:PATH'")
+        return MilvusTarget(lite=Path(path))
+    parts = urlsplit(url)
+    if parts.scheme != "milvus":
+        return None
+    if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.username:
+        raise ValueError(f"backend {url!r} is not a Milvus address; use 'milvus://HOST:PORT'")
+    try:
+        port = parts.port or MILVUS_PORT
+    except ValueError:
+        raise ValueError(f"backend {url!r} has a bad port; use 'milvus://HOST:PORT'") from None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return MilvusTarget(uri=f"http://{host}:{port}")
 
 
 def parse_backend_url(url: str) -> RemoteAddress:
     """``qdrant://host:port`` (or ``qdrants://`` for TLS) as an address; ValueError otherwise."""
     accepted = (
-        "use 'embedded', 'qdrant://HOST:PORT' or 'qdrants://HOST:PORT' (TLS); "
-        "Milvus is not available in this build"
+        "use 'embedded', 'qdrant://HOST:PORT', 'qdrants://HOST:PORT' (TLS), "
+        "'milvus://HOST:PORT' or 'milvus-lite:PATH'"
     )
     parts = urlsplit(url)
     if parts.scheme not in BACKEND_SCHEMES or not parts.hostname:

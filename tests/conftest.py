@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adapters.milvus.lite import LiteServer
 from tests.gatewayproc import GatewayProcess
 from tests.upstream import UpstreamProcess
 
@@ -32,21 +33,25 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess
     proc.stop()
 
 
-#: The backends the suites that say so run on: the embedded engine, and a Qdrant server
-#: reached over gRPC (`tests/upstream.py`, since no Qdrant server runs on this machine).
-BACKENDS = ("embedded", "qdrant")
+#: The backends the suites that say so run on: the embedded engine, a Qdrant server
+#: reached over gRPC (`tests/upstream.py`, since no Qdrant server runs on this machine),
+#: and Milvus (a milvus-lite server the fixture starts, reached as `milvus://`).
+BACKENDS = ("embedded", "qdrant", "milvus")
 
 
 @contextmanager
 def gateway_on(
     backend: str, tmp_path_factory: pytest.TempPathFactory, config: str | None = None
 ) -> Iterator[GatewayProcess]:
-    """A `vecgate serve` process on `backend` ("embedded" or "qdrant"), stopped on exit."""
-    upstream: UpstreamProcess | None = None
+    """A `vecgate serve` process on `backend` (one of BACKENDS), stopped on exit."""
+    upstream: UpstreamProcess | LiteServer | None = None
     extra: tuple[str, ...] = ()
     if backend == "qdrant":
         upstream = UpstreamProcess(tmp_path_factory.mktemp("upstream")).start()
         extra = ("--backend", upstream.url)
+    elif backend == "milvus":
+        upstream = LiteServer(tmp_path_factory.mktemp("milvus")).start()
+        extra = ("--backend", f"milvus://127.0.0.1:{upstream.port}")
     try:
         proc = GatewayProcess(tmp_path_factory.mktemp("gw") / "data", config, *extra).start()
         try:
@@ -62,7 +67,7 @@ def gateway_on(
 def gateway_each_backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayProcess]:
-    """A `vecgate serve` process per module and backend (embedded, then remote Qdrant)."""
+    """A `vecgate serve` process per module and backend (embedded, remote Qdrant, Milvus)."""
     with gateway_on(request.param, tmp_path_factory) as proc:
         yield proc
 

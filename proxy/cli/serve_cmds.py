@@ -65,7 +65,10 @@ def serve(
         str | None,
         typer.Option(
             "--backend",
-            help="embedded (default), qdrant://HOST:6334, or qdrants://HOST:6334 (TLS).",
+            help=(
+                "embedded (default), qdrant://HOST:6334, qdrants://HOST:6334 (TLS), "
+                "milvus://HOST:19530 or milvus-lite:PATH."
+            ),
         ),
     ] = None,
     log_level: Annotated[LogLevel, typer.Option("--log-level", help="Log level.")] = (

@@ -147,10 +147,38 @@ def test_remote_backend_urls(url, target, tls):
 
 @pytest.mark.parametrize(
     "url",
-    ["milvus://m:19530", "http://qdrant:6333", "qdrant://", "qdrant://h:99999", "qdrant://h/x"],
+    ["mongodb://m:27017", "http://qdrant:6333", "qdrant://", "qdrant://h:99999", "qdrant://h/x"],
 )
 def test_bad_backend_urls_are_refused_with_what_is_accepted(url):
     """An address vecgate cannot use stops start-up and says what would be accepted."""
     with pytest.raises(ConfigError) as refused:
         load_config(overrides={"backend": {"url": url}})
     assert "qdrant://HOST:PORT" in str(refused.value)
+    assert "milvus://HOST:PORT" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "uri", "lite"),
+    [
+        ("milvus://m:19530", "http://m:19530", None),
+        ("milvus://10.0.0.7", "http://10.0.0.7:19530", None),  # Milvus's port by default
+        ("milvus://[::1]:7000", "http://[::1]:7000", None),
+        ("milvus-lite:./milvus-data", None, Path("./milvus-data")),
+    ],
+)
+def test_milvus_backend_urls(url, uri, lite):
+    """milvus:// names a Milvus server, milvus-lite:PATH a directory vecgate serves with
+    milvus-lite; neither is a remote Qdrant; consistency defaults to Strong."""
+    backend = load_config(overrides={"backend": {"url": url}}).backend
+    assert backend.milvus is not None
+    assert (backend.milvus.uri, backend.milvus.lite) == (uri, lite)
+    assert backend.remote is None
+    assert backend.consistency == "Strong"
+    assert load_config().backend.milvus is None
+
+
+@pytest.mark.parametrize("url", ["milvus://", "milvus://h:99999", "milvus://h/x", "milvus-lite:"])
+def test_bad_milvus_urls_name_the_form(url):
+    """A malformed Milvus address stops start-up naming the accepted form."""
+    with pytest.raises(ConfigError, match="milvus"):
+        load_config(overrides={"backend": {"url": url}})
