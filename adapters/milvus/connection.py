@@ -14,12 +14,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pymilvus import AsyncMilvusClient
+from pymilvus.exceptions import MilvusException
 
 from adapters.milvus.errors import translate
 from adapters.milvus.schema import CollectionSpec, spec_from_properties
 from proxy.errors import FailedPrecondition, NotFound
 
 T = TypeVar("T")
+#: What Milvus says of a collection it has not loaded since it (re)started.
+_NOT_LOADED = "call load()"
 
 #: pymilvus logs every failed RPC with a traceback at ERROR; vecgate reports them itself.
 logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
@@ -34,7 +37,13 @@ class Connection:
     """The pymilvus client of one backend, with what it learnt about collections."""
 
     def __init__(
-        self, uri: str, *, token: str, consistency: str, timeout: float, flush_rows: int
+        self,
+        uri: str,
+        *,
+        token: str,
+        consistency: str,
+        timeout: float,
+        flush_rows: int,
     ) -> None:
         self.where = uri
         self.client = AsyncMilvusClient(uri=uri, token=token, timeout=timeout)
@@ -77,6 +86,14 @@ class Connection:
     ) -> T:
         """Run one pymilvus coroutine; its failures as `proxy.errors`."""
         kwargs.setdefault("timeout", self.timeout)
+        try:
+            return await make(*args, **kwargs)
+        except Exception as exc:
+            name = args[0] if args and isinstance(args[0], str) else None
+            if name is None or not isinstance(exc, MilvusException) or _NOT_LOADED not in str(exc):
+                raise translate(exc, self.where, what) from exc
+        # Milvus restarted since this process loaded the collection: load it, once more.
+        await self.call("LoadCollection", self.client.load_collection, name)
         try:
             return await make(*args, **kwargs)
         except Exception as exc:

@@ -8,7 +8,8 @@ error class with a sentence naming the Milvus server; nothing raw reaches a clie
 from __future__ import annotations
 
 import grpc
-from pymilvus.exceptions import MilvusException, ParamError
+from pymilvus.client.types import Status
+from pymilvus.exceptions import MilvusException, MilvusUnavailableException, ParamError
 
 from proxy.errors import (
     AlreadyExists,
@@ -43,6 +44,13 @@ def translate(exc: BaseException, where: str, what: str) -> VecgateError:
     lowered = message.lower()
     if isinstance(exc, ParamError):
         return InvalidArgument(f"Wrong input: Milvus refused {what}: {message}")
+    if isinstance(exc, MilvusUnavailableException) or (
+        isinstance(exc, MilvusException) and getattr(exc, "code", None) == Status.CONNECT_FAILED
+    ):  # (its message says "illegal connection params or server unavailable": not bad input)
+        return Unavailable(
+            f"the Milvus backend at {where} is unavailable (cannot connect); "
+            "the same call may be retried"
+        )
     if isinstance(exc, MilvusException):
         if any(text in lowered for text in _EXISTS):
             return AlreadyExists(f"Wrong input: {message}")

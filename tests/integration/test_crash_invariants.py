@@ -22,6 +22,7 @@ import grpc
 import numpy as np
 from qdrant_client import QdrantClient, models
 
+from adapters.milvus.lite import LiteServer
 from tests.gatewayproc import GatewayProcess
 from tests.upstream import UpstreamProcess
 
@@ -38,37 +39,48 @@ class Ledger:
 
     acknowledged: set[int] = field(default_factory=set)
     failed: dict[int, grpc.StatusCode] = field(default_factory=dict)
+    sentences: dict[grpc.StatusCode, str] = field(default_factory=dict)  # one per status
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _write(
-    client_of: Callable[[], QdrantClient], ids: list[int], vectors: np.ndarray, ledger: Ledger
+    client_of: Callable[[], QdrantClient],
+    ids: list[int],
+    vectors: np.ndarray,
+    ledger: Ledger,
+    batch: int,
 ) -> None:
     client = client_of()
-    for n in ids:
-        point = models.PointStruct(
-            id=n, vector=vectors[n % len(vectors)].tolist(), payload={"n": n}
-        )
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        points = [
+            models.PointStruct(id=n, vector=vectors[n % len(vectors)].tolist(), payload={"n": n})
+            for n in chunk
+        ]
         try:
-            client.upsert("crash", [point], wait=True)
+            client.upsert("crash", points, wait=True)
         except grpc.RpcError as exc:
             with ledger.lock:
-                ledger.failed[n] = exc.code()
+                ledger.failed.update(dict.fromkeys(chunk, exc.code()))
+                ledger.sentences.setdefault(exc.code(), exc.details())
             time.sleep(0.01)
             client = client_of()  # the gateway may have moved (restarted)
             continue
         with ledger.lock:
-            ledger.acknowledged.add(n)
+            ledger.acknowledged.update(chunk)
 
 
 def _run(
-    client_of: Callable[[], QdrantClient], vectors: np.ndarray, crash: Callable[[], None]
+    client_of: Callable[[], QdrantClient],
+    vectors: np.ndarray,
+    crash: Callable[[], None],
+    batch: int = 1,
 ) -> Ledger:
     """Write TOTAL points from THREADS threads; call `crash` KILLS times meanwhile."""
     ledger = Ledger()
     ids = list(range(TOTAL))
     threads = [
-        threading.Thread(target=_write, args=(client_of, ids[i::THREADS], vectors, ledger))
+        threading.Thread(target=_write, args=(client_of, ids[i::THREADS], vectors, ledger, batch))
         for i in range(THREADS)
     ]
     for thread in threads:
@@ -84,9 +96,12 @@ def _run(
     return ledger
 
 
-def _check(client: QdrantClient, vectors: np.ndarray, ledger: Ledger) -> None:
+def _check(
+    client: QdrantClient, vectors: np.ndarray, ledger: Ledger, *, durable: bool = True
+) -> set[int]:
+    """Check the invariants; returns the acknowledged ids that are missing (none if durable)."""
     assert ledger.failed, "no call failed: the crashes missed the workload"
-    assert set(ledger.failed.values()) <= ALLOWED, set(ledger.failed.values())
+    assert set(ledger.failed.values()) <= ALLOWED, ledger.sentences
     stored = {}
     for start in range(0, TOTAL, 1000):
         for record in client.retrieve(
@@ -95,7 +110,8 @@ def _check(client: QdrantClient, vectors: np.ndarray, ledger: Ledger) -> None:
             assert record.id not in stored  # no id twice
             stored[record.id] = record
     missing = ledger.acknowledged - stored.keys()
-    assert not missing, f"{len(missing)} acknowledged points lost, e.g. {sorted(missing)[:5]}"
+    if durable:
+        assert not missing, f"{len(missing)} acknowledged points lost, e.g. {sorted(missing)[:5]}"
     phantoms = stored.keys() - ledger.acknowledged - ledger.failed.keys()
     assert not phantoms, f"points never sent: {sorted(phantoms)[:5]}"
     for n, record in stored.items():
@@ -106,8 +122,9 @@ def _check(client: QdrantClient, vectors: np.ndarray, ledger: Ledger) -> None:
     print(
         f"\n{len(ledger.acknowledged)} acknowledged, {len(ledger.failed)} failed "
         f"({', '.join(sorted({c.name for c in ledger.failed.values()}))}), "
-        f"{len(stored)} stored: 0 lost, 0 phantoms, 0 duplicates"
+        f"{len(stored)} stored: {len(missing)} lost, 0 phantoms, 0 duplicates"
     )
+    return missing
 
 
 def _client(gw: GatewayProcess) -> QdrantClient:
@@ -157,3 +174,36 @@ def test_vecgate_killed_at_random(tmp_path: Path, embeddings):
         _check(_client(state["gw"]), vectors, ledger)
     finally:
         state["gw"].stop()
+
+
+def test_milvus_lite_killed_at_random(tmp_path: Path, embeddings):
+    """The milvus-lite server behind vecgate is SIGKILLed and restarted three times.
+
+    vecgate's part holds: every failure is UNAVAILABLE, nothing is invented, nothing
+    is stored twice, and what is stored is exact. milvus-lite's part does not: it keeps
+    rows it has not flushed in memory, so a kill loses what came after its last flush
+    (10 to 1,030 acknowledged points in runs of this test; flushing before every
+    acknowledgement cut that to about 20, not to 0). The test measures that loss;
+    docs/decisions.md (33) says it: milvus-lite is for development; a Milvus
+    server's write-ahead log is what makes acknowledged writes durable.
+    """
+    vectors = embeddings["corpus_minilm"].astype(np.float32)
+    lite = LiteServer(tmp_path / "milvus").start()
+    backend = f"milvus://127.0.0.1:{lite.port}"
+    gw = GatewayProcess(tmp_path / "gw", None, "--backend", backend).start()
+    try:
+        _create(_client(gw))
+
+        def crash() -> None:
+            assert lite.proc is not None
+            lite.proc.kill()
+            lite.proc.wait(10)
+            time.sleep(0.3)
+            lite.start()
+
+        ledger = _run(lambda: _client(gw), vectors, crash, batch=10)
+        lost = _check(_client(gw), vectors, ledger, durable=False)
+        print(f"milvus-lite lost {len(lost)} acknowledged points: {sorted(lost)[:10]}")
+    finally:
+        gw.stop()
+        lite.stop()
