@@ -12,12 +12,16 @@ from adapters.base import Backend
 from proxy.chain import Chain, Filter
 from proxy.collection_ops import CollectionOps
 from proxy.config import Config
+from proxy.drift.fingerprints import FingerprintBook
+from proxy.drift.watch import DriftWatch
 from proxy.envelope import Envelope
 from proxy.errors import Internal, VecgateError
 from proxy.filters.authenticate import Authenticate
 from proxy.filters.deprecation import Deprecation
+from proxy.filters.drift_feed import DriftFeed
 from proxy.filters.identify import Identify
 from proxy.filters.route import Route
+from proxy.filters.suspect import Suspect
 from proxy.filters.tag import Tag
 from proxy.filters.validate import Validate
 from proxy.frontend.ops import OPS, Op
@@ -33,10 +37,14 @@ WARNING_TRAILER = "vecgate-warning"
 
 
 def routing_filters(
-    config: Config, registry: Registry, models: ModelRegistry, keys: KeyRing
+    config: Config,
+    registry: Registry,
+    models: ModelRegistry,
+    keys: KeyRing,
+    fingerprints: FingerprintBook | None = None,
 ) -> list[Filter]:
     """The steps that decide where a request goes (or why it may not): also `Explain`'s."""
-    return [
+    filters: list[Filter] = [
         Authenticate(keys, registry),
         Identify(
             config.pin_policy(),
@@ -47,6 +55,9 @@ def routing_filters(
         Route(registry),
         Deprecation(models, config.deprecation),
     ]
+    if fingerprints is not None:
+        filters.append(Suspect(fingerprints, models))
+    return filters
 
 
 #: Refusals that another replica's change (a collection, version or key added a moment
@@ -56,7 +67,8 @@ _KEY_REASONS = frozenset({"unknown_api_key"})
 
 
 class Gateway:
-    """One request path: envelope -> authenticate, identify, route, validate, tag -> router."""
+    """One request path: envelope -> authenticate, identify, route, deprecation, suspect,
+    validate, tag, drift feed -> router."""
 
     def __init__(
         self,
@@ -65,17 +77,21 @@ class Gateway:
         registry: Registry,
         models: ModelRegistry,
         keys: KeyRing,
+        *,
+        fingerprints: FingerprintBook | None = None,
+        watch: DriftWatch | None = None,
     ) -> None:
         self.config = config
         self.backend = backend
         self.registry = registry
         self.models = models
         self.keys = keys
-        self.filters = routing_filters(config, registry, models, keys)
+        self.filters = routing_filters(config, registry, models, keys, fingerprints)
         self.catalog = CollectionOps(backend, registry, models)
-        self.chain = Chain(
-            [*self.filters, Validate(), Tag(config.tags)], Router(backend, self.catalog)
-        )
+        tail: list[Filter] = [Validate(), Tag(config.tags)]
+        if watch is not None:
+            tail.append(DriftFeed(watch))
+        self.chain = Chain([*self.filters, *tail], Router(backend, self.catalog))
         self.log_requests = config.server.log_requests
 
     def handlers(self) -> list[grpc.GenericRpcHandler[Any, Any]]:

@@ -18,6 +18,8 @@ from proxy.admin.generated import admin_pb2, admin_pb2_grpc
 from proxy.admin.service import AdminService
 from proxy.backends import make_backend
 from proxy.config import Config
+from proxy.drift.fingerprints import FingerprintBook
+from proxy.drift.watch import DriftWatch
 from proxy.filters.deprecation import utc_today
 from proxy.frontend.ops import SERVICES
 from proxy.gateway import Gateway
@@ -45,6 +47,7 @@ class Running:
     grpc_port: int
     http_port: int
     tasks: list[asyncio.Task[None]]  # background work: deprecation watch, state refresh
+    drift: DriftWatch | None = None  # the drift watch (`drift.gauges()` for metrics)
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Report NOT_SERVING, let in-flight calls finish, close the backend."""
@@ -81,8 +84,12 @@ async def start(config: Config) -> Running:
     registry = Registry(backend)
     models = ModelRegistry(backend, config.models, config.pin_policy())
     keys = KeyRing(backend, config.keys, config.pin_policy())
-    await load_state(registry, models, keys, config.backend.url)
-    gateway = Gateway(config, backend, registry, models, keys)
+    fingerprints = FingerprintBook(backend, config.drift.fingerprint_min_cosine)
+    await load_state(registry, models, keys, config.backend.url, fingerprints)
+    watch = DriftWatch(config.drift, fingerprints) if config.drift.enabled else None
+    gateway = Gateway(
+        config, backend, registry, models, keys, fingerprints=fingerprints, watch=watch
+    )
     limit = config.server.max_message_mb * 1024 * 1024
     options: list[tuple[str, int]] = [
         ("grpc.max_receive_message_length", limit),
@@ -106,6 +113,8 @@ async def start(config: Config) -> Running:
             filters=gateway.filters,
             migrations=Migrations(config, backend, registry, models, gateway.catalog),
             keys=keys,
+            fingerprints=fingerprints,
+            watch=watch,
         ),
         server,
     )
@@ -125,10 +134,14 @@ async def start(config: Config) -> Running:
     for name in ("", *SERVICES, admin_name):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     tasks = [asyncio.create_task(watch_deprecations(config, registry, models))]
+    if watch is not None:
+        tasks.append(asyncio.create_task(watch.run()))
     if backend.shared:
         interval = config.backend.refresh_seconds
-        tasks.append(asyncio.create_task(follow_backend(registry, models, keys, interval)))
-    return Running(server, http, backend, health_servicer, grpc_port, http_port, tasks)
+        tasks.append(
+            asyncio.create_task(follow_backend(registry, models, keys, interval, fingerprints))
+        )
+    return Running(server, http, backend, health_servicer, grpc_port, http_port, tasks, watch)
 
 
 async def serve(config: Config) -> None:
