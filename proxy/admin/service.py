@@ -507,6 +507,8 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         return await self._guarded(context, work)
 
     async def _fingerprint_with_texts(self, state: FingerprintState) -> Any:
+        if not state.anchors:  # a digest mismatch marked a version without anchors
+            return self._fingerprint_view(state)
         anchors = await self.fingerprints.anchors(self._identity(state.identity))
         view = self._fingerprint_view(state, anchors.texts)
         view.batch_size = anchors.batch_size
@@ -520,7 +522,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
             identity = self._identity(request.model)
             await self.fingerprints.refresh()
             state = self.fingerprints.get(identity)
-            if state is None or not state.anchors:
+            if state is None:
                 raise NotFound(
                     f"{identity} has no fingerprint; register one with `vecgate models "
                     f"fingerprint register {identity} --anchors FILE`",
