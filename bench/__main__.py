@@ -33,6 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.drift import bench_drift, drift_table  # noqa: E402
 from bench.remote import bench_remote, load_wide, remote_rows, remote_verdict  # noqa: E402
 from tests.gatewayproc import GatewayProcess  # noqa: E402
 
@@ -447,9 +448,10 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "embeddings")
     parser.add_argument(
         "--suite",
-        choices=("all", "core", "remote"),
+        choices=("all", "core", "remote", "drift"),
         default="all",
-        help="core: embedded engine rows; remote: vecgate in front of a Qdrant server",
+        help="core: embedded engine rows; remote: vecgate in front of a Qdrant server; "
+        "drift: upserts with the drift watch on vs off",
     )
     parser.add_argument("--remote-points", type=int, default=5_120)
     args = parser.parse_args()
@@ -477,6 +479,11 @@ def main() -> int:
             progress(f"remote: {len(wide)} vectors x {wide.shape[1]}, {len(wide_queries)} queries")
             results["remote"] = bench_remote(wide, wide_queries, work, progress)
             reports.append(remote_table(results["remote"], len(wide)))
+        if args.suite in ("all", "drift"):
+            vectors, _ = load(args.data, args.points, 1)
+            texts, _ = load_migration(args.data, len(vectors))
+            results["drift"] = bench_drift(vectors, texts, work, progress)
+            reports.append(drift_table(results["drift"], len(vectors)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\n\n".join(reports))
