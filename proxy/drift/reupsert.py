@@ -22,11 +22,13 @@ import numpy.typing as npt
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """One re-upsert seen: when (vector count) and the cosine old vs new."""
+    """One re-upsert seen: when (vector count), when the earlier vector was written,
+    and the cosine old vs new."""
 
     count: int
     cosine: float
     diverged: bool
+    first_count: int = 0
 
 
 def content_hash(text: str) -> bytes:
@@ -43,6 +45,7 @@ class ReupsertCheck:
     min_cosine: float = 0.99
     slots: OrderedDict[str, tuple[bytes, int]] = field(default_factory=OrderedDict)
     vectors: npt.NDArray[np.float16] = field(init=False)
+    written_at: npt.NDArray[np.int64] = field(init=False)  # vector count of each slot's write
     free: list[int] = field(init=False)
     outcomes: deque[Outcome] = field(default_factory=lambda: deque(maxlen=1000))
     checked: int = 0
@@ -50,6 +53,7 @@ class ReupsertCheck:
 
     def __post_init__(self) -> None:
         self.vectors = np.zeros((self.capacity, self.dim), dtype=np.float16)
+        self.written_at = np.zeros(self.capacity, dtype=np.int64)
         self.free = list(range(self.capacity - 1, -1, -1))
 
     @property
@@ -69,10 +73,11 @@ class ReupsertCheck:
             if known is not None:
                 old_digest, slot = known
                 if old_digest == digest:
-                    found.append(self._judge(slot, rows[i], count))
+                    found.append(self._judge(slot, rows[i], count + i))
             else:
                 slot = self.free.pop() if self.free else self._evict()
             self.vectors[slot] = rows[i]
+            self.written_at[slot] = count + i
             self.slots[point_id] = (digest, slot)
         return found
 
@@ -85,13 +90,17 @@ class ReupsertCheck:
         denominator = float(np.linalg.norm(old) * np.linalg.norm(row)) or 1.0
         cosine = float(np.dot(old, row)) / denominator
         # float16 storage costs ~1e-4 of cosine; within that a vector counts as the same.
-        outcome = Outcome(count, cosine, cosine < self.min_cosine)
+        outcome = Outcome(count, cosine, cosine < self.min_cosine, int(self.written_at[slot]))
         self.checked += 1
         self.diverged += outcome.diverged
         self.outcomes.append(outcome)
         return outcome
 
     def since(self, count: int) -> tuple[int, int]:
-        """(re-upserts checked, diverged) at or after vector count `count`."""
-        recent = [o for o in self.outcomes if o.count >= count]
-        return len(recent), sum(o.diverged for o in recent)
+        """Evidence about a shift that began at vector count `count`: (re-upserts whose
+        earlier vector predates it and whose new one does not, re-upserts after it that
+        diverged). Only a re-upsert straddling the onset says the model did not change;
+        any divergence says it did."""
+        after = [o for o in self.outcomes if o.count >= count]
+        straddling = sum(o.first_count < count for o in after)
+        return straddling, sum(o.diverged for o in after)

@@ -49,8 +49,8 @@ def judge(
     if reupserts_diverged:
         return Verdict(
             "model",
-            f"{reupserts_diverged} of {reupserts_checked} re-upserts of unchanged text got a "
-            "different vector: the weights behind the tag changed",
+            f"{reupserts_diverged} re-upserts of unchanged text got a different vector: "
+            "the weights behind the tag changed",
             f"run `vecgate fingerprint check {identity} --embed MODULE:FUNCTION` to confirm "
             "(it marks the version suspect and stops its writes)",
         )
@@ -69,8 +69,8 @@ def judge(
     if reupserts_checked >= MIN_MATCHING_REUPSERTS:
         return Verdict(
             "content",
-            f"statistics moved, but {reupserts_checked} re-upserts of unchanged text kept "
-            "their vectors: the model is unchanged, the content written changed",
+            f"statistics moved, but {reupserts_checked} re-upserts of text written before the "
+            "shift kept their vectors: the model is unchanged, the content written changed",
             f"if the new content is expected, pin a new reference: `vecgate drift pin "
             f"COLLECTION --version {identity}`",
         )
