@@ -11,7 +11,7 @@ settings (reference 500, window 100, margin 1.5, MMD alpha 0.01):
 - detection delay: MiniLM, then the fine-tuned (or int8) MiniLM under the same tag;
 - content vs model: docstrings then man pages under MiniLM, against the fine-tune
   switch; with 5 % of writes re-upserting earlier points (text unchanged), the verdict
-  at the alarm (model / content / unknown); and without re-upserts;
+  300 vectors after the switch (model / content / unknown); and without re-upserts;
 - cost: the watch's processing per vector and one full scoring.
 """
 
@@ -56,17 +56,25 @@ def run_stream(
             continue
         scores = stats.score(0.0)
         if scores is not None and scores.alarm:
-            checked, diverged = check.since(stats.count - SETTINGS.window)
+            alarm = stats.count
+            for rest in range(start + BATCH, len(rows), BATCH):  # the stream goes on
+                if reupsert is not None:
+                    ids, hashes = reupsert
+                    part = rows[rest : rest + BATCH]
+                    check.observe(
+                        ids[rest : rest + BATCH], list(hashes[rest : rest + BATCH]), part, rest
+                    )
+            matched, diverged = check.evidence(alarm - SETTINGS.window, alarm)
             verdict = judge(
                 identity="minilm@1",
                 ready=True,
                 alarm=True,
-                reupserts_checked=checked,
+                reupserts_checked=matched,
                 reupserts_diverged=diverged,
                 suspect=False,
                 verified_ok_since_onset=False,
             )
-            return stats.count, verdict.kind
+            return alarm, verdict.kind
     return None, "none"
 
 

@@ -96,11 +96,16 @@ class ReupsertCheck:
         self.outcomes.append(outcome)
         return outcome
 
-    def since(self, count: int) -> tuple[int, int]:
-        """Evidence about a shift that began at vector count `count`: (re-upserts whose
-        earlier vector predates it and whose new one does not, re-upserts after it that
-        diverged). Only a re-upsert straddling the onset says the model did not change;
-        any divergence says it did."""
-        after = [o for o in self.outcomes if o.count >= count]
-        straddling = sum(o.first_count < count for o in after)
-        return straddling, sum(o.diverged for o in after)
+    def evidence(self, onset: int, alarm: int) -> tuple[int, int]:
+        """Evidence about a shift first flagged at vector count `alarm`, which began at
+        the latest at `onset` (the alarm's window start): (re-upserts made after the
+        alarm whose earlier vector predates `onset` and that kept their vector,
+        re-upserts since `onset` that diverged). Only a re-upsert surely straddling the
+        shift says the model did not change; any divergence says it did."""
+        matched = sum(
+            1
+            for o in self.outcomes
+            if o.count >= alarm and o.first_count < onset and not o.diverged
+        )
+        diverged = sum(1 for o in self.outcomes if o.count >= onset and o.diverged)
+        return matched, diverged

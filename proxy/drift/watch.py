@@ -218,8 +218,13 @@ class DriftWatch:
         stats = watched.stats
         window = stats.settings.window
         alarm = watched.alarm_since is not None
-        since = watched.alarm_count - window if alarm else stats.count - 2 * window
-        checked, diverged = watched.reupserts.since(since) if watched.reupserts else (0, 0)
+        if alarm:
+            onset, flagged = watched.alarm_count - window, watched.alarm_count
+        else:
+            onset, flagged = stats.count - 2 * window, stats.count + 1
+        checked, diverged = (
+            watched.reupserts.evidence(onset, flagged) if watched.reupserts else (0, 0)
+        )
         identities = list(watched.partition.binding.values())
         suspect = any(self.fingerprints.is_suspect(i) for i in identities)
         verified = False
