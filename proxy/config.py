@@ -222,7 +222,10 @@ class DriftConfig(_Strict):
     #: ... and the MMD permutation p-value is below this.
     mmd_alpha: float = Field(default=0.01, gt=0.0, le=1.0)
     #: At most one full scoring (MMD, KS, classifier) per partition this often (seconds).
-    score_interval_seconds: float = Field(default=1.0, ge=0.0, le=3600.0)
+    score_interval_seconds: float = Field(default=5.0, ge=0.0, le=3600.0)
+    #: Vectors per second the watch takes in (0: all); above, whole batches are skipped
+    #: (counted), so the watch's CPU stays a small share of a busy gateway's.
+    max_vectors_per_second: float = Field(default=1000.0, ge=0.0)
     #: Written batches waiting for the watch; beyond, batches are dropped and counted.
     queue_batches: int = Field(default=1024, ge=1, le=1_000_000)
     #: Partitions watched per process; later ones are counted as unwatched.

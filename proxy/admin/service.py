@@ -596,6 +596,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
             dropped=counters.dropped,
             queued=watch.queue.qsize(),
             unwatched=counters.unwatched,
+            skipped=counters.skipped,
         )
         for watched in sorted(
             watch.watched.values(), key=lambda w: (w.partition.logical, w.partition.created)

@@ -71,6 +71,7 @@ class Counters:
     processed: int = 0
     vectors: int = 0
     unwatched: int = 0  # batches of partitions beyond max_partitions
+    skipped: int = 0  # batches passed over to stay under max_vectors_per_second
     failed: int = 0
 
 
@@ -84,8 +85,25 @@ class DriftWatch:
     watched: dict[str, Watched] = field(default_factory=dict)
     queue: asyncio.Queue[tuple[Partition, list[Any]]] = field(init=False)
 
+    tokens: float = 0.0
+    refilled: float = field(default_factory=time.monotonic)
+
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.config.queue_batches)
+        self.tokens = self.config.max_vectors_per_second
+
+    def _admit(self, vectors: int) -> bool:
+        """Token bucket: at most max_vectors_per_second on average (one second of burst)."""
+        rate = self.config.max_vectors_per_second
+        if not rate:
+            return True
+        now = time.monotonic()
+        self.tokens = min(rate, self.tokens + (now - self.refilled) * rate)
+        self.refilled = now
+        if self.tokens < min(vectors, rate):
+            return False
+        self.tokens -= vectors
+        return True
 
     # -- request path: O(1), never waits ------------------------------------------------
 
@@ -95,6 +113,9 @@ class DriftWatch:
         if partition is None or not env.written or env.op.kind is not Kind.WRITE:
             return
         self.counters.offered += 1
+        if not self._admit(len(env.written)):
+            self.counters.skipped += 1
+            return
         try:
             self.queue.put_nowait((partition, [point for _, point in env.written]))
         except asyncio.QueueFull:
@@ -286,6 +307,7 @@ class DriftWatch:
             "queued": float(self.queue.qsize()),
             "vectors": float(c.vectors),
             "unwatched": float(c.unwatched),
+            "skipped": float(c.skipped),
             "failed": float(c.failed),
         }
         return out

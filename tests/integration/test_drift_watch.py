@@ -27,6 +27,7 @@ CONFIG = f"""
 reference_size = 200
 window = 50
 score_interval_seconds = 0.0
+max_vectors_per_second = 0.0
 [[keys]]
 name = "ops"
 sha256 = "{hash_key(ADMIN)}"

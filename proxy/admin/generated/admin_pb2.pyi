@@ -615,20 +615,22 @@ class PartitionDrift(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., version: _Optional[str] = ..., partition: _Optional[str] = ..., vectors: _Optional[int] = ..., reference_vectors: _Optional[int] = ..., recent_vectors: _Optional[int] = ..., ready: _Optional[bool] = ..., latest: _Optional[_Union[DriftScores, _Mapping]] = ..., verdict: _Optional[str] = ..., evidence: _Optional[str] = ..., next_step: _Optional[str] = ..., reupserts_checked: _Optional[int] = ..., reupserts_diverged: _Optional[int] = ..., norm_mean: _Optional[float] = ..., norm_std: _Optional[float] = ..., norm_quantiles: _Optional[_Iterable[float]] = ..., memory_bytes: _Optional[int] = ..., skipped: _Optional[int] = ..., fingerprint: _Optional[str] = ..., history: _Optional[_Iterable[_Union[DriftScores, _Mapping]]] = ..., reference_cosines: _Optional[_Iterable[float]] = ..., recent_cosines: _Optional[_Iterable[float]] = ..., reference_size: _Optional[int] = ..., window: _Optional[int] = ...) -> None: ...
 
 class DriftReply(_message.Message):
-    __slots__ = ("partitions", "enabled", "offered", "dropped", "queued", "unwatched")
+    __slots__ = ("partitions", "enabled", "offered", "dropped", "queued", "unwatched", "skipped")
     PARTITIONS_FIELD_NUMBER: _ClassVar[int]
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     OFFERED_FIELD_NUMBER: _ClassVar[int]
     DROPPED_FIELD_NUMBER: _ClassVar[int]
     QUEUED_FIELD_NUMBER: _ClassVar[int]
     UNWATCHED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     partitions: _containers.RepeatedCompositeFieldContainer[PartitionDrift]
     enabled: bool
     offered: int
     dropped: int
     queued: int
     unwatched: int
-    def __init__(self, partitions: _Optional[_Iterable[_Union[PartitionDrift, _Mapping]]] = ..., enabled: _Optional[bool] = ..., offered: _Optional[int] = ..., dropped: _Optional[int] = ..., queued: _Optional[int] = ..., unwatched: _Optional[int] = ...) -> None: ...
+    skipped: int
+    def __init__(self, partitions: _Optional[_Iterable[_Union[PartitionDrift, _Mapping]]] = ..., enabled: _Optional[bool] = ..., offered: _Optional[int] = ..., dropped: _Optional[int] = ..., queued: _Optional[int] = ..., unwatched: _Optional[int] = ..., skipped: _Optional[int] = ...) -> None: ...
 
 class PinDriftReferenceRequest(_message.Message):
     __slots__ = ("collection", "version")
