@@ -492,7 +492,10 @@ def main() -> int:
     (out / "latest.json").write_text(
         json.dumps(
             {
-                k: {op: summary(s) if isinstance(s, list) else s for op, s in v.items()}
+                k: {
+                    op: summary(s) if isinstance(s, list) and not isinstance(s[0], dict) else s
+                    for op, s in v.items()
+                }
                 for k, v in results.items()
             },
             indent=2,
