@@ -42,6 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.drift import bench_drift, drift_table  # noqa: E402
 from bench.remote import bench_remote, load_wide, remote_rows, remote_verdict  # noqa: E402
 from tests.gatewayproc import GatewayProcess  # noqa: E402
 
@@ -629,12 +630,12 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "embeddings")
     parser.add_argument(
         "--suite",
-        choices=("all", "core", "telemetry", "remote", "milvus"),
+        choices=("all", "core", "telemetry", "remote", "milvus", "drift"),
         default="all",
         help=(
             "core: embedded engine rows; telemetry: gateway CPU with telemetry on and off; "
             "remote: vecgate in front of a Qdrant server; milvus: vecgate in front of "
-            "milvus-lite vs pymilvus direct"
+            "milvus-lite vs pymilvus direct; drift: upserts with the drift watch on vs off"
         ),
     )
     parser.add_argument("--remote-points", type=int, default=5_120)
@@ -675,6 +676,11 @@ def main() -> int:
             progress(f"milvus: {len(vectors)} vectors x {vectors.shape[1]}, {len(queries)} queries")
             results["milvus"] = bench_milvus(vectors, queries, work, progress)
             reports.append(milvus_table(results["milvus"], len(vectors)))
+        if args.suite in ("all", "drift"):
+            vectors, _ = load(args.data, args.points, 1)
+            texts, _ = load_migration(args.data, len(vectors))
+            results["drift"] = bench_drift(vectors, texts, work, progress)
+            reports.append(drift_table(results["drift"], len(vectors)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\n\n".join(reports))
@@ -683,7 +689,10 @@ def main() -> int:
     (out / "latest.json").write_text(
         json.dumps(
             {
-                k: {op: summary(s) if isinstance(s, list) else s for op, s in v.items()}
+                k: {
+                    op: summary(s) if isinstance(s, list) and not isinstance(s[0], dict) else s
+                    for op, s in v.items()
+                }
                 for k, v in results.items()
             },
             indent=2,

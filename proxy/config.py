@@ -328,6 +328,46 @@ class TelemetryConfig(_Strict):
         return headers
 
 
+class DriftConfig(_Strict):
+    """Drift watch: fingerprints, streaming statistics per partition, the re-upsert check."""
+
+    #: Streaming statistics and the re-upsert check (fingerprints are always on).
+    enabled: bool = True
+    #: Per anchor, the lowest cosine a fingerprint check accepts.
+    fingerprint_min_cosine: float = Field(default=0.999, gt=0.0, le=1.0)
+    #: Vectors of the reference window: the first ones a partition receives (or after a pin).
+    reference_size: int = Field(default=500, ge=20, le=100_000)
+    #: Vectors of the recent window compared with the reference.
+    window: int = Field(default=100, ge=10, le=100_000)
+    #: Vectors of the reservoir sample of everything seen.
+    reservoir: int = Field(default=256, ge=10, le=100_000)
+    #: Alarm when the centroid distance exceeds margin x its calibrated 99th percentile...
+    margin: float = Field(default=1.5, ge=1.0, le=100.0)
+    #: ... and the MMD permutation p-value is below this.
+    mmd_alpha: float = Field(default=0.01, gt=0.0, le=1.0)
+    #: At most one full scoring (MMD, KS, classifier) per partition this often (seconds).
+    score_interval_seconds: float = Field(default=5.0, ge=0.0, le=3600.0)
+    #: Vectors per second the watch takes in (0: all); above, whole batches are skipped
+    #: (counted), so the watch's CPU stays a small share of a busy gateway's.
+    max_vectors_per_second: float = Field(default=1000.0, ge=0.0)
+    #: Written batches waiting for the watch; beyond, batches are dropped and counted.
+    queue_batches: int = Field(default=1024, ge=1, le=1_000_000)
+    #: Partitions watched per process; later ones are counted as unwatched.
+    max_partitions: int = Field(default=256, ge=1, le=100_000)
+    #: Payload field holding a point's text, for the re-upsert check ("" turns it off).
+    text_field: str = "text"
+    #: Points remembered per partition for the re-upsert check.
+    reupsert_capacity: int = Field(default=1024, ge=1, le=10_000_000)
+    #: A re-upsert of unchanged text below this cosine to its earlier vector is drift.
+    reupsert_min_cosine: float = Field(default=0.99, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _windows(self) -> DriftConfig:
+        if self.window * 2 > self.reference_size:
+            raise ValueError("drift.window must be at most half of drift.reference_size")
+        return self
+
+
 class Config(_Strict):
     """The whole configuration."""
 
@@ -342,6 +382,7 @@ class Config(_Strict):
     migration: MigrationConfig = MigrationConfig()
     limits: LimitsConfig = LimitsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
+    drift: DriftConfig = DriftConfig()
 
     @model_validator(mode="after")
     def _keys_unique(self) -> Config:
@@ -412,7 +453,16 @@ def _describe(error: ValidationError) -> str:
 
 ENV_PREFIX = "VECGATE_"
 ADMIN_KEY_ENV = "VECGATE_ADMIN_KEY"
-_SECTIONS = ("server", "backend", "tags", "deprecation", "migration", "telemetry", "limits")
+_SECTIONS = (
+    "server",
+    "backend",
+    "tags",
+    "deprecation",
+    "migration",
+    "telemetry",
+    "limits",
+    "drift",
+)
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:

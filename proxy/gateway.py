@@ -12,13 +12,17 @@ from proxy.admission import Admission
 from proxy.chain import Chain, Filter
 from proxy.collection_ops import CollectionOps
 from proxy.config import Config
+from proxy.drift.fingerprints import FingerprintBook
+from proxy.drift.watch import DriftWatch
 from proxy.envelope import Envelope
 from proxy.errors import Internal, VecgateError
 from proxy.filters.authenticate import Authenticate
 from proxy.filters.deprecation import Deprecation
+from proxy.filters.drift_feed import DriftFeed
 from proxy.filters.identify import Identify
 from proxy.filters.limits import Limits
 from proxy.filters.route import Route
+from proxy.filters.suspect import Suspect
 from proxy.filters.tag import Tag
 from proxy.filters.validate import Validate
 from proxy.frontend.decoding import Undecodable, lenient
@@ -37,10 +41,14 @@ WARNING_TRAILER = "vecgate-warning"
 
 
 def routing_filters(
-    config: Config, registry: Registry, models: ModelRegistry, keys: KeyRing
+    config: Config,
+    registry: Registry,
+    models: ModelRegistry,
+    keys: KeyRing,
+    fingerprints: FingerprintBook | None = None,
 ) -> list[Filter]:
     """The steps that decide where a request goes (or why it may not): also `Explain`'s."""
-    return [
+    filters: list[Filter] = [
         Authenticate(keys, registry, allow_anonymous=config.server.allow_anonymous),
         Identify(
             config.pin_policy(),
@@ -51,6 +59,9 @@ def routing_filters(
         Route(registry),
         Deprecation(models, config.deprecation),
     ]
+    if fingerprints is not None:
+        filters.append(Suspect(fingerprints, models))
+    return filters
 
 
 #: Refusals that another replica's change (a collection, version or key added a moment
@@ -60,7 +71,8 @@ _KEY_REASONS = frozenset({"unknown_api_key"})
 
 
 class Gateway:
-    """One request path: envelope -> authenticate, identify, route, validate, tag -> router."""
+    """One request path: envelope -> authenticate, identify, route, deprecation, suspect,
+    validate, tag, drift feed -> router."""
 
     def __init__(
         self,
@@ -71,13 +83,15 @@ class Gateway:
         keys: KeyRing,
         *,
         telemetry: Telemetry | None = None,
+        fingerprints: FingerprintBook | None = None,
+        watch: DriftWatch | None = None,
     ) -> None:
         self.config = config
         self.backend = backend
         self.registry = registry
         self.models = models
         self.keys = keys
-        self.filters = routing_filters(config, registry, models, keys)
+        self.filters = routing_filters(config, registry, models, keys, fingerprints)
         self.catalog = CollectionOps(backend, registry, models)
         self.telemetry = telemetry or Telemetry(config, models, backend_kind=backend.kind)
         limits = config.limits
@@ -86,10 +100,10 @@ class Gateway:
         )
         self.max_deadline = limits.max_deadline_seconds
         self.default_deadline = config.backend.timeout_seconds
-        self.chain = Chain(
-            [*self.filters, Limits(config.limits), Validate(), Tag(config.tags)],
-            Router(backend, self.catalog, self.telemetry),
-        )
+        tail: list[Filter] = [Limits(config.limits), Validate(), Tag(config.tags)]
+        if watch is not None:
+            tail.append(DriftFeed(watch))
+        self.chain = Chain([*self.filters, *tail], Router(backend, self.catalog, self.telemetry))
 
     def handlers(self) -> list[grpc.GenericRpcHandler[Any, Any]]:
         """One generic handler per Qdrant service, covering every RPC it declares."""

@@ -19,6 +19,8 @@ from proxy.admin.handlers import admin_handler
 from proxy.admin.service import AdminService
 from proxy.backends import make_backend
 from proxy.config import Config
+from proxy.drift.fingerprints import FingerprintBook
+from proxy.drift.watch import DriftWatch
 from proxy.filters.deprecation import utc_today
 from proxy.frontend.ops import SERVICES
 from proxy.gateway import Gateway
@@ -50,6 +52,7 @@ class Running:
     http_port: int
     tasks: list[asyncio.Task[None]]  # background work: deprecation watch, state refresh
     telemetry: Telemetry | None = None
+    drift: DriftWatch | None = None  # the drift watch (`drift.gauges()` for metrics)
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Report NOT_SERVING, let in-flight calls finish, close the backend, flush spans."""
@@ -90,9 +93,20 @@ async def start(config: Config) -> Running:
     registry = Registry(backend)
     models = ModelRegistry(backend, config.models, config.pin_policy())
     keys = KeyRing(backend, config.keys, config.pin_policy())
-    await load_state(registry, models, keys, config.backend.url)
+    fingerprints = FingerprintBook(backend, config.drift.fingerprint_min_cosine)
+    await load_state(registry, models, keys, config.backend.url, fingerprints)
+    watch = DriftWatch(config.drift, fingerprints) if config.drift.enabled else None
     telemetry = Telemetry(config, models, backend_kind=backend.kind)
-    gateway = Gateway(config, backend, registry, models, keys, telemetry=telemetry)
+    gateway = Gateway(
+        config,
+        backend,
+        registry,
+        models,
+        keys,
+        telemetry=telemetry,
+        fingerprints=fingerprints,
+        watch=watch,
+    )
     limit = config.server.max_message_mb * 1024 * 1024
     options: list[tuple[str, int]] = [
         ("grpc.max_receive_message_length", limit),
@@ -119,6 +133,8 @@ async def start(config: Config) -> Running:
                     migrations=Migrations(config, backend, registry, models, gateway.catalog),
                     keys=keys,
                     inspection=telemetry.inspection,
+                    fingerprints=fingerprints,
+                    watch=watch,
                 ),
             ),
         )
@@ -155,10 +171,16 @@ async def start(config: Config) -> Running:
             follow_readiness(backend, health_servicer, SERVICES, config.server.probe_seconds)
         ),
     ]
+    if watch is not None:
+        tasks.append(asyncio.create_task(watch.run()))
     if backend.shared:
         interval = config.backend.refresh_seconds
-        tasks.append(asyncio.create_task(follow_backend(registry, models, keys, interval)))
-    return Running(server, http, backend, health_servicer, grpc_port, http_port, tasks, telemetry)
+        tasks.append(
+            asyncio.create_task(follow_backend(registry, models, keys, interval, fingerprints))
+        )
+    return Running(
+        server, http, backend, health_servicer, grpc_port, http_port, tasks, telemetry, watch
+    )
 
 
 async def serve(config: Config) -> None:

@@ -48,6 +48,22 @@ class RecordStore:
                 return records
             offset = reply.next_page_offset
 
+    async def get(self, key: str) -> str | None:
+        """The record under `key`, or None."""
+        request = ppb.GetPoints(
+            collection_name=self.collection,
+            with_payload=ppb.WithPayloadSelector(enable=True),
+        )
+        request.ids.add().uuid = self._point_id(key)
+        try:
+            reply = await self.backend.handle("/qdrant.Points/Get", request)
+        except NotFound:
+            return None
+        if not reply.result:
+            return None
+        text: str = reply.result[0].payload["record"].string_value
+        return text
+
     async def put(self, key: str, record: str) -> None:
         """Store (or replace) the record under `key`."""
         await self._ensure()

@@ -13,6 +13,7 @@ import asyncio
 
 import structlog
 
+from proxy.drift.fingerprints import FingerprintBook
 from proxy.errors import DeadlineExceeded, Unavailable, VecgateError
 from proxy.keys import KeyRing
 from proxy.models import ModelRegistry
@@ -24,7 +25,13 @@ FIRST_RETRY_SECONDS = 0.25
 MAX_RETRY_SECONDS = 5.0
 
 
-async def load_state(registry: Registry, models: ModelRegistry, keys: KeyRing, target: str) -> None:
+async def load_state(
+    registry: Registry,
+    models: ModelRegistry,
+    keys: KeyRing,
+    target: str,
+    fingerprints: FingerprintBook | None = None,
+) -> None:
     """Read routing state, models and keys, retrying until the backend answers.
 
     vecgate serves nothing before it knows where requests go: without routing state
@@ -37,6 +44,8 @@ async def load_state(registry: Registry, models: ModelRegistry, keys: KeyRing, t
             await registry.refresh()
             await models.refresh()
             await keys.refresh()
+            if fingerprints is not None:
+                await fingerprints.refresh()
             return
         except (Unavailable, DeadlineExceeded) as exc:
             log.warning("waiting for the backend", backend=target, error=exc.message, retry_s=delay)
@@ -45,9 +54,13 @@ async def load_state(registry: Registry, models: ModelRegistry, keys: KeyRing, t
 
 
 async def follow_backend(
-    registry: Registry, models: ModelRegistry, keys: KeyRing, interval: float
+    registry: Registry,
+    models: ModelRegistry,
+    keys: KeyRing,
+    interval: float,
+    fingerprints: FingerprintBook | None = None,
 ) -> None:
-    """Re-read routing state, models and keys every `interval` seconds while it runs."""
+    """Re-read routing state, models, keys and fingerprint states every `interval` seconds."""
     failing = False
     while True:
         await asyncio.sleep(interval)
@@ -55,6 +68,8 @@ async def follow_backend(
             await registry.refresh()
             await models.refresh()
             await keys.refresh()
+            if fingerprints is not None:
+                await fingerprints.refresh()
         except VecgateError as exc:
             if not failing:  # one line per outage, not one per second
                 log.warning(

@@ -21,7 +21,16 @@ from proxy.admin.explain import explain
 from proxy.admin.generated import admin_pb2, admin_pb2_grpc
 from proxy.chain import Filter
 from proxy.config import Config, KeyConfig
-from proxy.errors import InvalidArgument, PermissionDenied, Unauthenticated, VecgateError
+from proxy.drift.fingerprints import FingerprintBook, FingerprintState
+from proxy.drift.watch import DriftWatch, Watched
+from proxy.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    VecgateError,
+)
 from proxy.filters.deprecation import utc_today
 from proxy.identity import Identity
 from proxy.keys import KeyRing, new_key
@@ -55,8 +64,14 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         migrations: Migrations,
         keys: KeyRing,
         inspection: Inspection | None = None,
+        fingerprints: FingerprintBook | None = None,
+        watch: DriftWatch | None = None,
     ) -> None:
         self.config = config
+        self.fingerprints = fingerprints or FingerprintBook(
+            backend, config.drift.fingerprint_min_cosine
+        )
+        self.watch = watch
         self.backend = backend
         self.registry = registry
         self.models = models
@@ -68,7 +83,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _authorise(self, context: Context) -> KeyConfig:
+    def _authorise(self, context: Context, roles: tuple[str, ...] = ("admin",)) -> KeyConfig:
         metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         presented = metadata.get("api-key")
         if not presented:
@@ -78,17 +93,20 @@ class AdminService(admin_pb2_grpc.AdminServicer):
                 reason="no_admin_key",
             )
         key = self.keys.find(presented)
-        if key.role != "admin":
+        if key.role not in roles:
+            needed = " or ".join(roles)
             raise PermissionDenied(
-                f"api key {key.name!r} has the role {key.role}; the admin API needs role admin",
+                f"api key {key.name!r} has the role {key.role}; this call needs role {needed}",
                 reason="role",
             )
         return key
 
-    async def _guarded(self, context: Context, work: Any) -> Any:
+    async def _guarded(
+        self, context: Context, work: Any, roles: tuple[str, ...] = ("admin",)
+    ) -> Any:
         try:
             await self.keys.fresh(time.perf_counter())  # a key another replica just added
-            return await work(self._authorise(context))
+            return await work(self._authorise(context, roles))
         except VecgateError as error:
             await context.abort(error.code, error.message)
         except Exception as exc:  # a bug: INTERNAL, never UNKNOWN, and logged
@@ -484,6 +502,232 @@ class AdminService(admin_pb2_grpc.AdminServicer):
             if follower is not None:
                 self.inspection.unfollow(follower)
 
+    # -- drift watch: fingerprints ---------------------------------------------------------------
+
+    def _fingerprint_view(self, record: FingerprintState, texts: list[str] | None = None) -> Any:
+        return admin_pb2.FingerprintView(
+            model=record.identity,
+            texts=texts or [],
+            dimension=record.dimension,
+            digest=record.digest,
+            state=record.state,
+            suspect_reason=record.suspect_reason,
+            suspect_since=record.suspect_since,
+            registered=record.registered,
+            last_check=record.last_check,
+            last_passed=record.last_passed,
+            threshold=self.fingerprints.min_cosine,
+            checks=record.checks,
+            history=record.history,
+        )
+
+    async def RegisterFingerprint(self, request: Any, context: Context) -> Any:
+        """Store a version's anchors (texts and vectors) in the backend."""
+
+        async def work(key: KeyConfig) -> Any:
+            identity = self._identity(request.model)
+            texts = [a.text for a in request.anchors]
+            vectors = [list(a.vector) for a in request.anchors]
+            record = self.models.get(identity)
+            if record and record.dimension and vectors and len(vectors[0]) != record.dimension:
+                raise InvalidArgument(
+                    f"anchor vectors have {len(vectors[0])} dimensions; {identity} makes "
+                    f"{record.dimension}"
+                )
+            state = await self.fingerprints.register(
+                identity,
+                texts,
+                vectors,
+                digest=request.digest,
+                batch_size=request.batch_size,
+                how=request.how,
+                replace_existing=request.replace,
+            )
+            log.info("fingerprint registered", model=str(identity), anchors=len(texts), by=key.name)
+            return await self._fingerprint_with_texts(state)
+
+        return await self._guarded(context, work)
+
+    async def _fingerprint_with_texts(self, state: FingerprintState) -> Any:
+        if not state.anchors:  # a digest mismatch marked a version without anchors
+            return self._fingerprint_view(state)
+        anchors = await self.fingerprints.anchors(self._identity(state.identity))
+        view = self._fingerprint_view(state, anchors.texts)
+        view.batch_size = anchors.batch_size
+        view.how = anchors.how
+        return view
+
+    async def GetFingerprint(self, request: Any, context: Context) -> Any:
+        """A version's anchor texts and state."""
+
+        async def work(key: KeyConfig) -> Any:
+            identity = self._identity(request.model)
+            await self.fingerprints.refresh()
+            state = self.fingerprints.get(identity)
+            if state is None:
+                raise NotFound(
+                    f"{identity} has no fingerprint; register one with `vecgate models "
+                    f"fingerprint register {identity} --anchors FILE`",
+                    reason="no_fingerprint",
+                )
+            return await self._fingerprint_with_texts(state)
+
+        return await self._guarded(context, work, roles=("admin", "writer"))
+
+    async def VerifyFingerprint(self, request: Any, context: Context) -> Any:
+        """Compare re-computed anchors; a failure marks the version suspect."""
+
+        async def work(key: KeyConfig) -> Any:
+            identity = self._identity(request.model)
+            bound = self.keys.identity_of(key.name)
+            if key.role != "admin" and bound is not None and bound != identity:
+                raise PermissionDenied(
+                    f"api key {key.name!r} speaks for {bound}; it may check only that version",
+                    reason="scope",
+                )
+            vectors = [list(v.values) for v in request.vectors]
+            result, state = await self.fingerprints.verify(identity, vectors)
+            anchors = await self.fingerprints.anchors(identity)
+            log.info(
+                "fingerprint checked",
+                model=str(identity),
+                passed=result.passed,
+                min_cosine=round(result.min_cosine, 6) if result.cosines else None,
+                by=key.name,
+            )
+            return admin_pb2.FingerprintReport(
+                model=str(identity),
+                passed=result.passed,
+                threshold=result.threshold,
+                min_cosine=result.min_cosine if result.cosines else 0.0,
+                mean_cosine=result.mean_cosine if result.cosines else 0.0,
+                cosines=result.cosines,
+                below=[anchors.texts[i] for i in result.below],
+                state=state.state,
+                message=result.message,
+            )
+
+        return await self._guarded(context, work, roles=("admin", "writer"))
+
+    async def ClearSuspect(self, request: Any, context: Context) -> Any:
+        """Accept writes under a suspect version again (an operator's decision)."""
+
+        async def work(key: KeyConfig) -> Any:
+            identity = self._identity(request.model)
+            state = await self.fingerprints.clear(identity, key.name, request.note)
+            return self._fingerprint_view(state)
+
+        return await self._guarded(context, work)
+
+    # -- drift watch: statistics ----------------------------------------------------------------
+
+    def _watch(self) -> DriftWatch:
+        if self.watch is None:
+            raise FailedPrecondition(
+                "the drift watch is off in this vecgate (drift.enabled = false)",
+                reason="drift_off",
+            )
+        return self.watch
+
+    def _drift_reply(self, collection: str, detail: bool) -> Any:
+        watch = self._watch()
+        counters = watch.counters
+        reply = admin_pb2.DriftReply(
+            enabled=True,
+            offered=counters.offered,
+            dropped=counters.dropped,
+            queued=watch.queue.qsize(),
+            unwatched=counters.unwatched,
+            skipped=counters.skipped,
+        )
+        for watched in sorted(
+            watch.watched.values(), key=lambda w: (w.partition.logical, w.partition.created)
+        ):
+            if collection and watched.partition.logical != collection:
+                continue
+            reply.partitions.append(self._partition_drift(watch, watched, detail))
+        return reply
+
+    def _partition_drift(self, watch: DriftWatch, watched: Watched, detail: bool) -> Any:
+        stats = watched.stats
+        verdict = watch.verdict(watched)
+        reupserts = watched.reupserts
+        states = [self.fingerprints.get(i) for i in watched.partition.binding.values()]
+        known = [s for s in states if s is not None]
+        view = admin_pb2.PartitionDrift(
+            collection=watched.partition.logical,
+            version=watched.partition.label(),
+            partition=watched.partition.physical,
+            vectors=stats.count,
+            reference_vectors=stats.reference_filled,
+            recent_vectors=stats.recent_filled,
+            ready=stats.ready,
+            verdict=verdict.kind,
+            evidence=verdict.evidence,
+            next_step=verdict.next_step,
+            reupserts_checked=reupserts.checked if reupserts else 0,
+            reupserts_diverged=reupserts.diverged if reupserts else 0,
+            norm_mean=stats.norms.mean,
+            norm_std=stats.norms.std,
+            norm_quantiles=stats.norm_quantiles(),
+            memory_bytes=stats.memory_bytes + (reupserts.memory_bytes if reupserts else 0),
+            skipped=watched.skipped,
+            fingerprint=("suspect" if any(s.suspect for s in known) else "ok") if known else "",
+            reference_size=stats.settings.reference_size,
+            window=stats.settings.window,
+        )
+        if stats.last is not None:
+            view.latest.CopyFrom(_scores_view(stats.last))
+        if detail:
+            view.history.extend(_scores_view(s) for s in stats.history)
+            reference, recent = stats.cosines_to_reference()
+            view.reference_cosines.extend(reference)
+            view.recent_cosines.extend(recent)
+        return view
+
+    async def GetDrift(self, request: Any, context: Context) -> Any:
+        """Per-partition drift figures as this replica saw its writes."""
+
+        async def work(key: KeyConfig) -> Any:
+            if request.collection:
+                await self.registry.refresh()
+                self.registry.resolve(request.collection)  # NOT_FOUND for unknown names
+            await self.fingerprints.refresh()
+            return self._drift_reply(request.collection, request.detail)
+
+        return await self._guarded(context, work)
+
+    async def PinDriftReference(self, request: Any, context: Context) -> Any:
+        """The next vectors written under the version become its reference."""
+
+        async def work(key: KeyConfig) -> Any:
+            watch = self._watch()
+            await self.registry.refresh()
+            logical = self.registry.resolve(request.collection)
+            if request.version:
+                identity = self._identity(request.version)
+                partition = next(
+                    (p for p in logical.partitions if identity in p.binding.values()), None
+                )
+            else:
+                partition = logical.active
+            if partition is None:
+                raise NotFound(
+                    f"collection `{logical.name}` has no version {request.version or '(active)'}"
+                    f"; it holds {logical.versions_text()}",
+                    reason="no_partition",
+                )
+            if not watch.pin(partition.physical):
+                raise FailedPrecondition(
+                    f"{partition.label()} of `{logical.name}` has no statistics on this "
+                    "replica yet (nothing written through it since it started)",
+                    reason="not_watched",
+                )
+            log.info("drift reference pinned", partition=partition.physical, by=key.name)
+            return self._drift_reply(logical.name, False)
+
+        return await self._guarded(context, work)
+
 
 def _is_hex(text: str) -> bool:
     return all(c in "0123456789abcdef" for c in text)
@@ -515,4 +759,20 @@ def record_message(record: RequestRecord) -> Any:
         vectors=record.vectors,
         dimension=record.dimension,
         warnings=record.warnings,
+    )
+
+
+def _scores_view(scores: Any) -> Any:
+    from datetime import UTC, datetime
+
+    return admin_pb2.DriftScores(
+        at=datetime.fromtimestamp(scores.at, UTC).isoformat(timespec="seconds"),
+        vectors=scores.count,
+        centroid_distance=scores.centroid_distance,
+        threshold=scores.threshold,
+        mmd=scores.mmd,
+        mmd_p_value=scores.mmd_p_value,
+        drifted_share=scores.drifted_share,
+        domain_auc=scores.domain_auc,
+        alarm=scores.alarm,
     )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import typer
 import typer.main
 
-from proxy.cli import config_cmds, keys_cmds, migrate_cmds, models_cmds
+from proxy.cli import config_cmds, drift_cmds, keys_cmds, migrate_cmds, models_cmds
 from proxy.cli.explain_cmd import explain
 from proxy.cli.failure import ExitCode, Failure
 from proxy.cli.inspect_cmds import collections, status
@@ -35,6 +35,10 @@ app.command()(explain)
 app.add_typer(keys_cmds.app, name="keys")
 app.add_typer(migrate_cmds.app, name="migrate")
 app.command()(inspect)
+app.add_typer(drift_cmds.fingerprint_app, name="fingerprint")
+# The spelling, `vecgate models fingerprint register`, reaches the same commands.
+models_cmds.app.add_typer(drift_cmds.fingerprint_app, name="fingerprint")
+app.add_typer(drift_cmds.drift_app, name="drift")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

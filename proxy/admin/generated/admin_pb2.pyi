@@ -489,3 +489,219 @@ class RequestRecord(_message.Message):
     dimension: int
     warnings: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, seq: _Optional[int] = ..., time: _Optional[str] = ..., method: _Optional[str] = ..., collection: _Optional[str] = ..., logical: _Optional[str] = ..., partition: _Optional[str] = ..., identity: _Optional[str] = ..., identity_source: _Optional[str] = ..., key: _Optional[str] = ..., decision: _Optional[str] = ..., reason: _Optional[str] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., latency_ms: _Optional[float] = ..., policy_ms: _Optional[float] = ..., backend_ms: _Optional[float] = ..., trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., sampled: _Optional[bool] = ..., points: _Optional[int] = ..., vectors: _Optional[int] = ..., dimension: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Anchor(_message.Message):
+    __slots__ = ("text", "vector")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    vector: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, text: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class RegisterFingerprintRequest(_message.Message):
+    __slots__ = ("model", "anchors", "digest", "batch_size", "how", "replace")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    ANCHORS_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    HOW_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    anchors: _containers.RepeatedCompositeFieldContainer[Anchor]
+    digest: str
+    batch_size: int
+    how: str
+    replace: bool
+    def __init__(self, model: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[Anchor, _Mapping]]] = ..., digest: _Optional[str] = ..., batch_size: _Optional[int] = ..., how: _Optional[str] = ..., replace: _Optional[bool] = ...) -> None: ...
+
+class GetFingerprintRequest(_message.Message):
+    __slots__ = ("model",)
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    def __init__(self, model: _Optional[str] = ...) -> None: ...
+
+class FingerprintView(_message.Message):
+    __slots__ = ("model", "texts", "dimension", "digest", "batch_size", "how", "state", "suspect_reason", "suspect_since", "registered", "last_check", "last_passed", "threshold", "checks", "history")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    HOW_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SUSPECT_REASON_FIELD_NUMBER: _ClassVar[int]
+    SUSPECT_SINCE_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_FIELD_NUMBER: _ClassVar[int]
+    LAST_CHECK_FIELD_NUMBER: _ClassVar[int]
+    LAST_PASSED_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    texts: _containers.RepeatedScalarFieldContainer[str]
+    dimension: int
+    digest: str
+    batch_size: int
+    how: str
+    state: str
+    suspect_reason: str
+    suspect_since: str
+    registered: str
+    last_check: str
+    last_passed: bool
+    threshold: float
+    checks: int
+    history: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, model: _Optional[str] = ..., texts: _Optional[_Iterable[str]] = ..., dimension: _Optional[int] = ..., digest: _Optional[str] = ..., batch_size: _Optional[int] = ..., how: _Optional[str] = ..., state: _Optional[str] = ..., suspect_reason: _Optional[str] = ..., suspect_since: _Optional[str] = ..., registered: _Optional[str] = ..., last_check: _Optional[str] = ..., last_passed: _Optional[bool] = ..., threshold: _Optional[float] = ..., checks: _Optional[int] = ..., history: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AnchorVector(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, values: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class VerifyFingerprintRequest(_message.Message):
+    __slots__ = ("model", "vectors")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    vectors: _containers.RepeatedCompositeFieldContainer[AnchorVector]
+    def __init__(self, model: _Optional[str] = ..., vectors: _Optional[_Iterable[_Union[AnchorVector, _Mapping]]] = ...) -> None: ...
+
+class FingerprintReport(_message.Message):
+    __slots__ = ("model", "passed", "threshold", "min_cosine", "mean_cosine", "cosines", "below", "state", "message")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    MIN_COSINE_FIELD_NUMBER: _ClassVar[int]
+    MEAN_COSINE_FIELD_NUMBER: _ClassVar[int]
+    COSINES_FIELD_NUMBER: _ClassVar[int]
+    BELOW_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    passed: bool
+    threshold: float
+    min_cosine: float
+    mean_cosine: float
+    cosines: _containers.RepeatedScalarFieldContainer[float]
+    below: _containers.RepeatedScalarFieldContainer[str]
+    state: str
+    message: str
+    def __init__(self, model: _Optional[str] = ..., passed: _Optional[bool] = ..., threshold: _Optional[float] = ..., min_cosine: _Optional[float] = ..., mean_cosine: _Optional[float] = ..., cosines: _Optional[_Iterable[float]] = ..., below: _Optional[_Iterable[str]] = ..., state: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ClearSuspectRequest(_message.Message):
+    __slots__ = ("model", "note")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    note: str
+    def __init__(self, model: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class GetDriftRequest(_message.Message):
+    __slots__ = ("collection", "detail")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    detail: bool
+    def __init__(self, collection: _Optional[str] = ..., detail: _Optional[bool] = ...) -> None: ...
+
+class DriftScores(_message.Message):
+    __slots__ = ("at", "vectors", "centroid_distance", "threshold", "mmd", "mmd_p_value", "drifted_share", "domain_auc", "alarm")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    CENTROID_DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    MMD_FIELD_NUMBER: _ClassVar[int]
+    MMD_P_VALUE_FIELD_NUMBER: _ClassVar[int]
+    DRIFTED_SHARE_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_AUC_FIELD_NUMBER: _ClassVar[int]
+    ALARM_FIELD_NUMBER: _ClassVar[int]
+    at: str
+    vectors: int
+    centroid_distance: float
+    threshold: float
+    mmd: float
+    mmd_p_value: float
+    drifted_share: float
+    domain_auc: float
+    alarm: bool
+    def __init__(self, at: _Optional[str] = ..., vectors: _Optional[int] = ..., centroid_distance: _Optional[float] = ..., threshold: _Optional[float] = ..., mmd: _Optional[float] = ..., mmd_p_value: _Optional[float] = ..., drifted_share: _Optional[float] = ..., domain_auc: _Optional[float] = ..., alarm: _Optional[bool] = ...) -> None: ...
+
+class PartitionDrift(_message.Message):
+    __slots__ = ("collection", "version", "partition", "vectors", "reference_vectors", "recent_vectors", "ready", "latest", "verdict", "evidence", "next_step", "reupserts_checked", "reupserts_diverged", "norm_mean", "norm_std", "norm_quantiles", "memory_bytes", "skipped", "fingerprint", "history", "reference_cosines", "recent_cosines", "reference_size", "window")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    RECENT_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    READY_FIELD_NUMBER: _ClassVar[int]
+    LATEST_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    NEXT_STEP_FIELD_NUMBER: _ClassVar[int]
+    REUPSERTS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    REUPSERTS_DIVERGED_FIELD_NUMBER: _ClassVar[int]
+    NORM_MEAN_FIELD_NUMBER: _ClassVar[int]
+    NORM_STD_FIELD_NUMBER: _ClassVar[int]
+    NORM_QUANTILES_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_COSINES_FIELD_NUMBER: _ClassVar[int]
+    RECENT_COSINES_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    version: str
+    partition: str
+    vectors: int
+    reference_vectors: int
+    recent_vectors: int
+    ready: bool
+    latest: DriftScores
+    verdict: str
+    evidence: str
+    next_step: str
+    reupserts_checked: int
+    reupserts_diverged: int
+    norm_mean: float
+    norm_std: float
+    norm_quantiles: _containers.RepeatedScalarFieldContainer[float]
+    memory_bytes: int
+    skipped: int
+    fingerprint: str
+    history: _containers.RepeatedCompositeFieldContainer[DriftScores]
+    reference_cosines: _containers.RepeatedScalarFieldContainer[float]
+    recent_cosines: _containers.RepeatedScalarFieldContainer[float]
+    reference_size: int
+    window: int
+    def __init__(self, collection: _Optional[str] = ..., version: _Optional[str] = ..., partition: _Optional[str] = ..., vectors: _Optional[int] = ..., reference_vectors: _Optional[int] = ..., recent_vectors: _Optional[int] = ..., ready: _Optional[bool] = ..., latest: _Optional[_Union[DriftScores, _Mapping]] = ..., verdict: _Optional[str] = ..., evidence: _Optional[str] = ..., next_step: _Optional[str] = ..., reupserts_checked: _Optional[int] = ..., reupserts_diverged: _Optional[int] = ..., norm_mean: _Optional[float] = ..., norm_std: _Optional[float] = ..., norm_quantiles: _Optional[_Iterable[float]] = ..., memory_bytes: _Optional[int] = ..., skipped: _Optional[int] = ..., fingerprint: _Optional[str] = ..., history: _Optional[_Iterable[_Union[DriftScores, _Mapping]]] = ..., reference_cosines: _Optional[_Iterable[float]] = ..., recent_cosines: _Optional[_Iterable[float]] = ..., reference_size: _Optional[int] = ..., window: _Optional[int] = ...) -> None: ...
+
+class DriftReply(_message.Message):
+    __slots__ = ("partitions", "enabled", "offered", "dropped", "queued", "unwatched", "skipped")
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    OFFERED_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    UNWATCHED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    partitions: _containers.RepeatedCompositeFieldContainer[PartitionDrift]
+    enabled: bool
+    offered: int
+    dropped: int
+    queued: int
+    unwatched: int
+    skipped: int
+    def __init__(self, partitions: _Optional[_Iterable[_Union[PartitionDrift, _Mapping]]] = ..., enabled: _Optional[bool] = ..., offered: _Optional[int] = ..., dropped: _Optional[int] = ..., queued: _Optional[int] = ..., unwatched: _Optional[int] = ..., skipped: _Optional[int] = ...) -> None: ...
+
+class PinDriftReferenceRequest(_message.Message):
+    __slots__ = ("collection", "version")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    version: str
+    def __init__(self, collection: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...

@@ -134,6 +134,36 @@ class AdminStub:
                 request_serializer=vecgate_dot_v1_dot_admin__pb2.InspectRequest.SerializeToString,
                 response_deserializer=vecgate_dot_v1_dot_admin__pb2.RequestRecord.FromString,
                 _registered_method=True)
+        self.RegisterFingerprint = channel.unary_unary(
+                '/vecgate.v1.Admin/RegisterFingerprint',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.RegisterFingerprintRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.FingerprintView.FromString,
+                _registered_method=True)
+        self.GetFingerprint = channel.unary_unary(
+                '/vecgate.v1.Admin/GetFingerprint',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.GetFingerprintRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.FingerprintView.FromString,
+                _registered_method=True)
+        self.VerifyFingerprint = channel.unary_unary(
+                '/vecgate.v1.Admin/VerifyFingerprint',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.VerifyFingerprintRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.FingerprintReport.FromString,
+                _registered_method=True)
+        self.ClearSuspect = channel.unary_unary(
+                '/vecgate.v1.Admin/ClearSuspect',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.ClearSuspectRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.FingerprintView.FromString,
+                _registered_method=True)
+        self.GetDrift = channel.unary_unary(
+                '/vecgate.v1.Admin/GetDrift',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.GetDriftRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.DriftReply.FromString,
+                _registered_method=True)
+        self.PinDriftReference = channel.unary_unary(
+                '/vecgate.v1.Admin/PinDriftReference',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.PinDriftReferenceRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.DriftReply.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -286,6 +316,52 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterFingerprint(self, request, context):
+        """-- drift watch: fingerprints and streaming statistics --------------------------------
+        Register anchor texts with the vectors the version gives them (stored in the backend).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFingerprint(self, request, context):
+        """A version's fingerprint: its anchor texts (to embed), how to embed them, its state.
+        Also open to writer keys, so an application can check its model at start-up.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyFingerprint(self, request, context):
+        """Compare re-computed anchor vectors with the registered ones. Below the threshold
+        the version becomes `suspect`: writes under it are FAILED_PRECONDITION until
+        ClearSuspect. A pass never clears it. Also open to writer keys.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearSuspect(self, request, context):
+        """An operator's decision: writes under a suspect version are accepted again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDrift(self, request, context):
+        """Drift statistics and scores per partition, as this replica saw its writes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PinDriftReference(self, request, context):
+        """Start a new reference window (the next vectors written) for a collection's version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -388,6 +464,36 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.InspectRequests,
                     request_deserializer=vecgate_dot_v1_dot_admin__pb2.InspectRequest.FromString,
                     response_serializer=vecgate_dot_v1_dot_admin__pb2.RequestRecord.SerializeToString,
+            ),
+            'RegisterFingerprint': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterFingerprint,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.RegisterFingerprintRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.FingerprintView.SerializeToString,
+            ),
+            'GetFingerprint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFingerprint,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.GetFingerprintRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.FingerprintView.SerializeToString,
+            ),
+            'VerifyFingerprint': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyFingerprint,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.VerifyFingerprintRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.FingerprintReport.SerializeToString,
+            ),
+            'ClearSuspect': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearSuspect,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.ClearSuspectRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.FingerprintView.SerializeToString,
+            ),
+            'GetDrift': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDrift,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.GetDriftRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.DriftReply.SerializeToString,
+            ),
+            'PinDriftReference': grpc.unary_unary_rpc_method_handler(
+                    servicer.PinDriftReference,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.PinDriftReferenceRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.DriftReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -930,6 +1036,168 @@ class Admin:
             '/vecgate.v1.Admin/InspectRequests',
             vecgate_dot_v1_dot_admin__pb2.InspectRequest.SerializeToString,
             vecgate_dot_v1_dot_admin__pb2.RequestRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterFingerprint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/RegisterFingerprint',
+            vecgate_dot_v1_dot_admin__pb2.RegisterFingerprintRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.FingerprintView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFingerprint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/GetFingerprint',
+            vecgate_dot_v1_dot_admin__pb2.GetFingerprintRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.FingerprintView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyFingerprint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/VerifyFingerprint',
+            vecgate_dot_v1_dot_admin__pb2.VerifyFingerprintRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.FingerprintReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearSuspect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/ClearSuspect',
+            vecgate_dot_v1_dot_admin__pb2.ClearSuspectRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.FingerprintView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDrift(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/GetDrift',
+            vecgate_dot_v1_dot_admin__pb2.GetDriftRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.DriftReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PinDriftReference(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/PinDriftReference',
+            vecgate_dot_v1_dot_admin__pb2.PinDriftReferenceRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.DriftReply.FromString,
             options,
             channel_credentials,
             insecure,
