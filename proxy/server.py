@@ -97,6 +97,8 @@ async def start(config: Config) -> Running:
     await load_state(registry, models, keys, config.backend.url, fingerprints)
     watch = DriftWatch(config.drift, fingerprints) if config.drift.enabled else None
     telemetry = Telemetry(config, models, backend_kind=backend.kind)
+    if watch is not None:
+        telemetry.metrics.watch_drift(watch.gauges)
     gateway = Gateway(
         config,
         backend,

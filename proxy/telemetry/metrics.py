@@ -61,6 +61,40 @@ class DeprecationCollector(Collector):
         return [days, state]
 
 
+class DriftCollector(Collector):
+    """The drift watch's figures per watched partition, read at scrape time.
+
+    `gauges` is `DriftWatch.gauges`: ``{"<collection>/<version>": {name: value}}`` plus
+    ``_watch`` (the queue's counters). Values are NaN before a partition's first scoring.
+    """
+
+    def __init__(self, gauges: Callable[[], dict[str, dict[str, float]]]) -> None:
+        self.gauges = gauges
+
+    def collect(self) -> Iterable[Metric]:
+        """One gauge family per figure, labelled by collection and model version."""
+        figures = self.gauges()
+        watch = figures.pop("_watch", {})
+        families: dict[str, GaugeMetricFamily] = {}
+        for key, values in sorted(figures.items()):
+            collection, _, version = key.rpartition("/")
+            for name, value in values.items():
+                family = families.get(name)
+                if family is None:
+                    family = families[name] = GaugeMetricFamily(
+                        f"vecgate_drift_{name}",
+                        f"Drift watch: {name.replace('_', ' ')} of the partition's vectors.",
+                        labels=["collection", "model_version"],
+                    )
+                family.add_metric([collection, version], value)
+        queue = GaugeMetricFamily(
+            "vecgate_drift_watch", "Drift watch intake, by counter.", labels=["counter"]
+        )
+        for name, value in sorted(watch.items()):
+            queue.add_metric([name], value)
+        return [*families.values(), queue]
+
+
 class Metrics:
     """The counters and histograms of the request path, on a registry of their own."""
 
@@ -95,7 +129,14 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(DeprecationCollector(models, policy, today))
+        self._drift: DriftCollector | None = None
         self._children: dict[tuple[str, str, str, str], tuple[Counter, Histogram]] = {}
+
+    def watch_drift(self, gauges: Callable[[], dict[str, dict[str, float]]]) -> None:
+        """Export the drift watch's gauges (`DriftWatch.gauges`) from now on."""
+        if self._drift is None:
+            self._drift = DriftCollector(gauges)
+            self.registry.register(self._drift)
 
     def observe(
         self,

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -267,3 +268,8 @@ def test_streaming_statistics_flag_a_model_switch_and_say_it_is_the_model(
     assert html.count("<svg") == 2
     assert "verdict: model" in html
     assert any("drift alarm" in line for line in gw.log_lines)
+    with urllib.request.urlopen(f"http://127.0.0.1:{gw.http_port}/metrics", timeout=10) as got:
+        metrics = got.read().decode()
+    alarm = f'vecgate_drift_alarm{{collection="{name}",model_version="minilm@1"}} 1.0'
+    assert alarm in metrics  # the same alarm, on /metrics
+    assert 'vecgate_drift_watch{counter="processed"}' in metrics
