@@ -100,7 +100,10 @@ class RemoteQdrantBackend(Backend):
 
     async def handle(self, method: str, request: Message, *, timeout: float | None = None) -> Any:
         """Send `request` to the upstream `method`; its reply, or a `VecgateError`."""
-        call = self._callable(method)
+        return await self._send(next(self._turn), method, request, timeout)
+
+    async def _send(self, turn: int, method: str, request: Message, timeout: float | None) -> Any:
+        call = self._callable(method, turn)
         traced = trace_headers()  # W3C traceparent: the server's span joins the client's trace
         try:
             return await call(
@@ -111,8 +114,7 @@ class RemoteQdrantBackend(Backend):
         except grpc.aio.AioRpcError as exc:
             raise self._translate(method, exc) from None
 
-    def _callable(self, method: str) -> Any:
-        turn = next(self._turn)
+    def _callable(self, method: str, turn: int) -> Any:
         calls = self._calls[turn]
         call = calls.get(method)
         if call is None:
@@ -170,9 +172,13 @@ class RemoteQdrantBackend(Backend):
         return Internal(f"{where} failed on {name} ({code.name}): {_first_line(details)}")
 
     async def ready(self) -> bool:
-        """Whether the upstream answers its health check within a second."""
+        """Whether the upstream answers its health check within a second on every pooled
+        channel (after an outage each reconnects on its own; ready means all have)."""
         try:
-            await self.handle(HEALTH_METHOD, qdrant_pb2.HealthCheckRequest(), timeout=READY_TIMEOUT)
+            for turn in range(len(self._channels)):
+                await self._send(
+                    turn, HEALTH_METHOD, qdrant_pb2.HealthCheckRequest(), READY_TIMEOUT
+                )
         except VecgateError:
             return False
         return True

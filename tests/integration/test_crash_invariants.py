@@ -1,7 +1,8 @@
 """Crash invariants: what a client was told was written, is written — whoever crashes.
 
-10,000 single-point upserts with explicit ids run from two client threads while a
-process is SIGKILLed and restarted at random moments: the Qdrant-protocol upstream
+10,000 points with explicit ids, upserted five at a time (2,000 calls; ten at a time on
+milvus-lite) from two client threads while a process is SIGKILLed and restarted at
+random moments: the Qdrant-protocol upstream
 behind vecgate, or vecgate itself on its embedded engine. Afterwards every
 acknowledged point is present with its exact vector and payload, no point exists
 that was never sent, no id is stored twice, and every failed call ended in
@@ -74,7 +75,7 @@ def _run(
     client_of: Callable[[], QdrantClient],
     vectors: np.ndarray,
     crash: Callable[[], None],
-    batch: int = 1,
+    batch: int = 5,
 ) -> Ledger:
     """Write TOTAL points from THREADS threads; call `crash` KILLS times meanwhile."""
     ledger = Ledger()
