@@ -8,7 +8,9 @@ it takes the catalog and the native request and returns the native response.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
+
+from adapters.registry import registrar
 
 if TYPE_CHECKING:
     from adapters.embedded.catalog import Catalog
@@ -16,17 +18,4 @@ if TYPE_CHECKING:
 Handler = Callable[["Catalog", Any], Any]
 HANDLERS: dict[str, Handler] = {}
 
-F = TypeVar("F", bound=Handler)
-
-
-def rpc(*methods: str) -> Callable[[F], F]:
-    """Register the decorated function as the handler of each full method path."""
-
-    def register(func: F) -> F:
-        for method in methods:
-            if method in HANDLERS:
-                raise RuntimeError(f"{method} has two handlers")
-            HANDLERS[method] = func
-        return func
-
-    return register
+rpc = registrar(HANDLERS)

@@ -7,7 +7,9 @@ returning the native Qdrant response; modules register with `@rpc(path)`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
+
+from adapters.registry import registrar
 
 if TYPE_CHECKING:
     from adapters.milvus.connection import Connection
@@ -15,17 +17,4 @@ if TYPE_CHECKING:
 Handler = Callable[["Connection", Any], Awaitable[Any]]
 HANDLERS: dict[str, Handler] = {}
 
-F = TypeVar("F", bound=Handler)
-
-
-def rpc(*methods: str) -> Callable[[F], F]:
-    """Register the decorated coroutine as the handler of each full method path."""
-
-    def register(func: F) -> F:
-        for method in methods:
-            if method in HANDLERS:
-                raise RuntimeError(f"{method} has two handlers")
-            HANDLERS[method] = func
-        return func
-
-    return register
+rpc = registrar(HANDLERS)
