@@ -191,8 +191,15 @@ def _ensure_target(gw: GatewayProcess) -> None:
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     """A gateway holding `fuzz` (4-d cosine) under fz@1, logging to a file."""
     work = tmp_path_factory.mktemp("fuzz")
+    # The drift watch keeps ~2 MB of statistics per partition written to (up to
+    # drift.max_partitions): state by design, not a leak, and the fuzzer creates many
+    # partitions. It is off here so that the memory check sees what leaks.
     proc = GatewayProcess(
-        work / "data", None, "--admin-key", ADMIN_KEY, log_file=work / "vecgate.log"
+        work / "data",
+        "[drift]\nenabled = false\n",
+        "--admin-key",
+        ADMIN_KEY,
+        log_file=work / "vecgate.log",
     ).start()
     _ensure_target(proc)
     _START["rss"] = proc.rss_mb()
