@@ -153,7 +153,7 @@ class CollectionOps:
             physical.collection_name = partition.physical
             physical.metadata[METADATA_KEY].string_value = partition.to_metadata()
             await self.backend.handle("/qdrant.Collections/Create", physical)
-            if partition.physical not in (await self.registry.refresh()).by_physical:
+            if await self.registry.read_partition(partition.physical) is None:
                 await self._drop(partition.physical)
                 raise FailedPrecondition(
                     "the backend did not keep the collection metadata vecgate stores its "

@@ -142,7 +142,7 @@ class Registry(SharedState[RoutingState]):
         for description in listing.collections:
             if not is_physical(description.name):
                 continue
-            partition = await self._read_partition(description.name)
+            partition = await self.read_partition(description.name)
             if partition is None:
                 continue
             state.by_physical[partition.physical] = partition
@@ -173,7 +173,8 @@ class Registry(SharedState[RoutingState]):
                 logical.alias_missing = True
         return state
 
-    async def _read_partition(self, physical: str) -> Partition | None:
+    async def read_partition(self, physical: str) -> Partition | None:
+        """The partition a backend collection describes, or None (absent, or not vecgate's)."""
         try:
             info = await self.backend.handle(
                 "/qdrant.Collections/Get", cpb.GetCollectionInfoRequest(collection_name=physical)
