@@ -79,10 +79,10 @@ def sparse_vector(indices: Sequence[int], values: Sequence[float]) -> qe.SparseV
 
 def _split_multi(data: list[float], count: int) -> list[list[float]]:
     """Cut a flattened multi-vector into `count` equal rows."""
-    if count == 0 or len(data) % count:
+    if count == 0 or len(data) % count or len(data) < count:
         raise InvalidArgument(
             f"a flattened multi-vector of {len(data)} numbers cannot be split "
-            f"into {count} vectors of equal size"
+            f"into {count} non-empty vectors of equal size"
         )
     step = len(data) // count
     return [data[i : i + step] for i in range(0, len(data), step)]

@@ -77,9 +77,10 @@ def _from_vector(msg: Any, name: str, where: str, out: QueryShape) -> None:
         out.vectors.append(QueryVector(name, where, sparse=(msg.indices.data, msg.data)))
     elif msg.vectors_count > 1:
         data, count = msg.data, msg.vectors_count
-        if len(data) % count:
+        if len(data) % count or len(data) < count:
             raise InvalidArgument(
-                f"{where}: {len(data)} values cannot be split into {count} vectors of equal size"
+                f"{where}: {len(data)} values cannot be split into {count} non-empty vectors "
+                "of equal size"
             )
         size = len(data) // count
         out.vectors.append(

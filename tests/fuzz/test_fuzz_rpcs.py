@@ -248,7 +248,12 @@ def test_corpus_of_past_failures(channel):
     for path in paths:
         service, name = path.stem.split("__")[0].split(".")
         rpc = next(r for r in _SERVED if r.label == f"{service}/{name}")
-        _send(channel, rpc, path.read_bytes(), [("api-key", ADMIN_KEY)])
+        _send(
+            channel,
+            rpc,
+            path.read_bytes(),
+            [("api-key", ADMIN_KEY), ("x-embedding-model", IDENTITY)],
+        )
 
 
 @settings(
