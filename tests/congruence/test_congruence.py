@@ -290,8 +290,8 @@ def test_groups(pair, data):
         compare_scored(rg.hits, lg.hits)
 
 
-def test_legacy_search_recommend_discover_rpcs(pair, data):
-    """The pre-Query RPCs (Search, Recommend, SearchGroups) answer like local mode's query."""
+def _legacy_search_and_recommend(pair: Any, data: Any) -> None:
+    """Search and Recommend (the pre-Query RPCs) answer like local mode's query."""
     remote, local = pair
     meta = [("x-embedding-model", IDENTITY)]
     query = data["queries"][2]
@@ -305,12 +305,10 @@ def test_legacy_search_recommend_discover_rpcs(pair, data):
         metadata=meta,
         timeout=30,
     )
-    hits = [GrpcToRest.convert_scored_point(p) for p in reply.result]
     compare_scored(
-        hits,
+        [GrpcToRest.convert_scored_point(p) for p in reply.result],
         local.query_points(COLLECTION, query=query.tolist(), limit=10, with_payload=True).points,
     )
-
     reply = remote.grpc_points.Recommend(
         ppb.RecommendPoints(
             collection_name=COLLECTION,
@@ -330,6 +328,14 @@ def test_legacy_search_recommend_discover_rpcs(pair, data):
     compare_scored(
         [GrpcToRest.convert_scored_point(p) for p in reply.result], expected, payloads=False
     )
+
+
+def test_legacy_search_recommend_discover_rpcs(pair, data):
+    """The pre-Query RPCs (Search, Recommend, SearchGroups) answer like local mode's query."""
+    _legacy_search_and_recommend(pair, data)
+    remote, local = pair
+    meta = [("x-embedding-model", IDENTITY)]
+    query = data["queries"][2]
 
     request = ppb.SearchPointGroups(
         collection_name=COLLECTION,
@@ -597,39 +603,4 @@ def test_milvus_refuses_what_it_cannot_answer_exactly(request, pair, data):
 def test_milvus_legacy_search_and_recommend(request, pair, data):
     """On Milvus the pre-Query Search and Recommend RPCs answer like local mode's query."""
     _on_milvus(request)
-    remote, local = pair
-    meta = [("x-embedding-model", IDENTITY)]
-    query = data["queries"][2]
-    reply = remote.grpc_points.Search(
-        ppb.SearchPoints(
-            collection_name=COLLECTION,
-            vector=query.tolist(),
-            limit=10,
-            with_payload=ppb.WithPayloadSelector(enable=True),
-        ),
-        metadata=meta,
-        timeout=30,
-    )
-    compare_scored(
-        [GrpcToRest.convert_scored_point(p) for p in reply.result],
-        local.query_points(COLLECTION, query=query.tolist(), limit=10, with_payload=True).points,
-    )
-    reply = remote.grpc_points.Recommend(
-        ppb.RecommendPoints(
-            collection_name=COLLECTION,
-            positive=[common.PointId(num=5)],
-            negative=[common.PointId(num=6)],
-            limit=10,
-            strategy=ppb.RecommendStrategy.AverageVector,
-        ),
-        metadata=meta,
-        timeout=30,
-    )
-    expected = local.query_points(
-        COLLECTION,
-        query=models.RecommendQuery(recommend=models.RecommendInput(positive=[5], negative=[6])),
-        limit=10,
-    ).points
-    compare_scored(
-        [GrpcToRest.convert_scored_point(p) for p in reply.result], expected, payloads=False
-    )
+    _legacy_search_and_recommend(pair, data)
