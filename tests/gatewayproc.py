@@ -40,13 +40,17 @@ class GatewayProcess:
         self.http_port = 0
         self.log_lines: list[str] = []
 
-    def rss_mb(self) -> float:
-        """The process's resident memory, in MiB (Linux /proc)."""
+    def rss_mb(self, kind: str = "VmRSS") -> float:
+        """The process's resident memory, in MiB (Linux /proc).
+
+        `kind` is a line of /proc/PID/status: "VmRSS" (all), "RssAnon" (the process's
+        own heap and stacks) or "RssFile" (mapped files: the engine's data files).
+        """
         assert self.proc is not None
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{kind}:"):
                 return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS line in /proc/PID/status")
+        raise RuntimeError(f"no {kind} line in /proc/PID/status")
 
     def with_ports(self, grpc_port: int, http_port: int = 0) -> GatewayProcess:
         """Listen on these ports instead of free ones (a restart where clients wait)."""

@@ -1,8 +1,9 @@
 """Prometheus metrics served at `GET /metrics` on the HTTP port (text format 0.0.4).
 
 Labels stay bounded: `collection` is the logical collection a request resolved to
-("" when none did, e.g. an unknown name), `model_version` the version reached or
-stated ("" when none). Deprecation gauges are computed when scraped.
+("" when none did, e.g. an unknown name), `model_version` the version reached, or
+the one stated if the model registry knows it ("other" for any other stated value,
+"" when none). Deprecation gauges are computed when scraped.
 """
 
 from __future__ import annotations

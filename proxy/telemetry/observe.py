@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from proxy.telemetry.tracing import Tracing
 
 log = structlog.get_logger("vecgate.request")
+OTHER_IDENTITY = "other"
 
 
 def stated_identity(env: Envelope) -> str:
@@ -80,6 +81,7 @@ class Telemetry:
 
             self.tracing = Tracing(settings, backend_kind=backend_kind)
         self.inspection = Inspection(settings.inspect_records)
+        self.models = models
         self.metrics = Metrics(models, config.deprecation, utc_today)
         self.log_requests = config.server.log_requests
 
@@ -130,7 +132,7 @@ class Telemetry:
             env.op.label,
             env.decision,
             logical,
-            identity,
+            self.metric_identity(env, identity),
             seconds,
             reason=env.reason,
             code=code.name,
@@ -184,6 +186,21 @@ class Telemetry:
                     warnings=tuple(env.warnings),
                 )
             )
+
+    def metric_identity(self, env: Envelope, identity: str) -> str:
+        """`identity` as a metrics label, from a bounded set.
+
+        A routed request's version, or a stated one the model registry knows, is kept;
+        any other stated identity is counted as "other", so that clients sending
+        arbitrary `x-embedding-model` values cannot grow the metrics without bound
+        (the inspection record and the log line keep what was stated).
+        """
+        if env.partition is not None or not identity:
+            return identity
+        general = env.claim.general
+        if general is not None and not env.claim.per_name and self.models.get(general):
+            return identity
+        return OTHER_IDENTITY
 
     def close(self) -> None:
         """End live followers; export queued spans (blocks up to the exporter's timeout)."""

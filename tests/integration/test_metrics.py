@@ -62,6 +62,10 @@ def test_metrics_count_a_known_workload_exactly(tmp_path):
                 with pytest.raises(grpc.RpcError) as excinfo:
                     client.query_points("docs", query=query, limit=3)
                 assert excinfo.value.code() is code
+        for i in range(5):  # stated versions nobody registered: one bounded label, "other"
+            with pytest.raises(grpc.RpcError) as excinfo:
+                gw.client(f"ghost{i}@1").query_points("docs", query=QUERY, limit=3)
+            assert excinfo.value.code() is grpc.StatusCode.FAILED_PRECONDITION
         content_type, samples = scrape(gw.http_port)
 
     assert content_type.startswith("text/plain; version=0.0.4")
@@ -72,6 +76,7 @@ def test_metrics_count_a_known_workload_exactly(tmp_path):
         ("Points/Query", "refused", "docs", "emb@2"): 3,
         ("Points/Query", "refused", "docs", ""): 2,
         ("Points/Query", "refused", "docs", "emb@1"): 1,
+        ("Points/Query", "refused", "docs", "other"): 5,
     }
     seen = {
         (
@@ -101,7 +106,7 @@ def test_metrics_count_a_known_workload_exactly(tmp_path):
         if name == "vecgate_refusals_total"
     }
     assert refused == {
-        "cross_version": ("FAILED_PRECONDITION", 3),
+        "cross_version": ("FAILED_PRECONDITION", 8),
         "missing_identity": ("FAILED_PRECONDITION", 2),
         "wrong_dimension": ("INVALID_ARGUMENT", 1),
     }
