@@ -22,8 +22,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Test files run in parallel, one file per worker at a time (module fixtures such as
+# the fuzz gateway or a milvus-lite server stay in one process); JOBS=0 runs serially.
+JOBS ?= auto
+
 test: lint typecheck  ## lint, type-check and run the whole suite
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(JOBS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)  ## side-by-side speed table (needs ../shared/data/embeddings)
 	$(BIN)/python -m bench $(ARGS)
