@@ -588,12 +588,12 @@ def remote_table(results: dict[str, Any], points: int) -> str:
     lines = [
         f"vecgate in front of a Qdrant server: {points} points x {results['dimension']} dims; "
         "times in ms",
-        f"{'operation':<22}{'path':<30}{'n':>6}{'p50':>9}{'p99':>9}{'mean':>9}",
+        f"{'operation':<22}{'path':<38}{'n':>6}{'p50':>9}{'p99':>9}{'mean':>9}",
     ]
     for op, path, samples in remote_rows(results):
         s = summary(samples)
         lines.append(
-            f"{op:<22}{path:<30}{s['n']:>6}{s['p50']:>9.3f}{s['p99']:>9.3f}{s['mean']:>9.3f}"
+            f"{op:<22}{path:<38}{s['n']:>6}{s['p50']:>9.3f}{s['p99']:>9.3f}{s['mean']:>9.3f}"
         )
     return "\n".join([*lines, "", *remote_verdict(results, lambda s: summary(s)["p50"])])
 

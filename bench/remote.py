@@ -71,14 +71,12 @@ def _query(collection: str, vector: np.ndarray) -> ppb.QueryPoints:
     return request
 
 
-class Echo:
-    """`bench/echo.py` as a child process: the bare-hop floor."""
+class Child:
+    """`python -m bench.<module> ARG` as a child process that prints its port."""
 
-    def __init__(self, reply: bytes, work: Path) -> None:
-        path = work / "echo-reply.bin"
-        path.write_bytes(reply)
+    def __init__(self, module: str, arg: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.echo", str(path)],
+            [sys.executable, "-m", f"bench.{module}", arg],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
@@ -106,13 +104,20 @@ def bench_remote(
         "direct": grpc.insecure_channel(f"127.0.0.1:{upstream.port}", options=options),
         "vecgate": grpc.insecure_channel(f"127.0.0.1:{gateway.grpc_port}", options=options),
     }
-    echo: Echo | None = None
+    echo: Child | None = None
+    forwarder: Child | None = None
     try:
+        forwarder = Child("forwarder", f"127.0.0.1:{upstream.port}")
+        channels["forwarder"] = grpc.insecure_channel(
+            f"127.0.0.1:{forwarder.port}", options=options
+        )
         points = {k: points_service_pb2_grpc.PointsStub(c) for k, c in channels.items()}  # type: ignore[no-untyped-call]
         params = cpb.VectorsConfig(
             params=cpb.VectorParams(size=vectors.shape[1], distance=cpb.Distance.Cosine)
         )
         for path, channel in channels.items():
+            if path == "forwarder":
+                continue  # it searches the direct path's collection
             stub = collections_service_pb2_grpc.CollectionsStub(channel)  # type: ignore[no-untyped-call]
             stub.Create(
                 cpb.CreateCollection(collection_name=path, vectors_config=params),
@@ -120,31 +125,37 @@ def bench_remote(
                 timeout=60,
             )
         chunks = [range(i, min(i + BATCH, len(vectors))) for i in range(0, len(vectors), BATCH)]
-        out: dict[str, Any] = {"upsert_direct": [], "upsert_vecgate": []}
-        for i, rows in enumerate(chunks):  # sequential upserts, the two paths in turn
-            for path in ("direct", "vecgate"):
-                request = _upsert(path, vectors, rows)
+        # The forwarder writes the direct path's collection (the same points again).
+        target = {"direct": "direct", "vecgate": "vecgate", "forwarder": "direct"}
+        out: dict[str, Any] = {f"upsert_{path}": [] for path in target}
+        for i, rows in enumerate(chunks):  # sequential upserts, the paths in turn
+            for path, collection in target.items():
+                request = _upsert(collection, vectors, rows)
                 out[f"upsert_{path}"].append(
                     _timed(lambda: points[path].Upsert(request, metadata=META, timeout=60))  # noqa: B023
                 )
             if (i + 1) % max(1, len(chunks) // 4) == 0:
                 progress(f"remote upsert (sequential): {i + 1}/{len(chunks)}")
         reply = points["direct"].Query(_query("direct", queries[0]), timeout=60)
-        echo = Echo(reply.SerializeToString(), work)
+        (work / "echo-reply.bin").write_bytes(reply.SerializeToString())
+        echo = Child("echo", str(work / "echo-reply.bin"))
         channels["echo"] = grpc.insecure_channel(f"127.0.0.1:{echo.port}")
         points["echo"] = points_service_pb2_grpc.PointsStub(channels["echo"])  # type: ignore[no-untyped-call]
-        for path in ("direct", "vecgate", "echo"):
+        searched = {"direct": "direct", "vecgate": "vecgate", "forwarder": "direct", "echo": "echo"}
+        for path in searched:
             out[f"search_{path}"] = []
-        for i, vector in enumerate(queries):  # searches: direct, vecgate, echo in turn
-            for path in ("direct", "vecgate", "echo"):
-                request = _query(path, vector)
+        for i, vector in enumerate(queries):  # searches: every path in turn
+            for path, collection in searched.items():
+                request = _query(collection, vector)
                 out[f"search_{path}"].append(
                     _timed(lambda: points[path].Query(request, metadata=META, timeout=60))  # noqa: B023
                 )
             if (i + 1) % max(1, len(queries) // 4) == 0:
-                progress(f"remote search (direct, vecgate, echo): {i + 1}/{len(queries)}")
-        for path in ("direct", "vecgate"):
-            requests = [_upsert(path, vectors, rows) for rows in chunks]
+                progress(
+                    f"remote search (direct, vecgate, forwarder, echo): {i + 1}/{len(queries)}"
+                )
+        for path, collection in target.items():
+            requests = [_upsert(collection, vectors, rows) for rows in chunks]
             stub = points[path]
 
             def send(request: ppb.UpsertPoints, stub: Any = stub) -> None:
@@ -155,7 +166,7 @@ def bench_remote(
                 list(pool.map(send, requests))
             out[f"concurrent_{path}"] = len(vectors) / (time.perf_counter() - start)
             progress(f"remote upsert ({CONCURRENCY} concurrent, {path}): done")
-        for path in ("direct", "vecgate"):
+        for path in target:
             total = sum(out[f"upsert_{path}"]) / 1000
             out[f"sequential_{path}"] = len(vectors) / total
         out["dimension"] = int(vectors.shape[1])
@@ -165,6 +176,8 @@ def bench_remote(
             channel.close()
         if echo is not None:
             echo.stop()
+        if forwarder is not None:
+            forwarder.stop()
         gateway.stop()
         upstream.stop()
 
@@ -174,9 +187,11 @@ def remote_rows(results: dict[str, Any]) -> list[tuple[str, str, list[float]]]:
     return [
         ("top-10 search", "client -> Qdrant (direct)", results["search_direct"]),
         ("top-10 search", "client -> vecgate -> Qdrant", results["search_vecgate"]),
+        ("top-10 search", "client -> bare forwarder -> Qdrant", results["search_forwarder"]),
         ("bare gRPC hop", "client -> echo server", results["search_echo"]),
         ("256-point upsert", "client -> Qdrant (direct)", results["upsert_direct"]),
         ("256-point upsert", "client -> vecgate -> Qdrant", results["upsert_vecgate"]),
+        ("256-point upsert", "client -> bare forwarder -> Qdrant", results["upsert_forwarder"]),
     ]
 
 
@@ -184,14 +199,22 @@ def remote_verdict(results: dict[str, Any], p50: Callable[[list[float]], float])
     """The ratios issue 5 sets targets for."""
     added = p50(results["search_vecgate"]) - p50(results["search_direct"])
     hop = p50(results["search_echo"])
+    floor = p50(results["search_forwarder"]) - p50(results["search_direct"])
     seq = results["sequential_vecgate"] / results["sequential_direct"]
     conc = results["concurrent_vecgate"] / results["concurrent_direct"]
     return [
         f"remote search: vecgate adds {added:.3f} ms (p50) = x{added / hop:.2f} of one bare "
         f"gRPC hop ({hop:.3f} ms); target <= x1.20",
+        f"remote search: a bare Python forwarder (bytes in, bytes out, no parsing) adds "
+        f"{floor:.3f} ms = x{floor / hop:.2f} of the hop; vecgate adds "
+        f"{added - floor:.3f} ms more than it",
         f"remote upsert, sequential: vecgate {results['sequential_vecgate']:,.0f} points/s, "
         f"direct {results['sequential_direct']:,.0f} points/s (x{seq:.2f}; target >= x0.85)",
         f"remote upsert, {CONCURRENCY} concurrent: vecgate "
         f"{results['concurrent_vecgate']:,.0f} points/s, direct "
         f"{results['concurrent_direct']:,.0f} points/s (x{conc:.2f}; target >= x0.85)",
+        "remote upsert, the bare forwarder: "
+        f"x{results['sequential_forwarder'] / results['sequential_direct']:.2f} sequential, "
+        f"x{results['concurrent_forwarder'] / results['concurrent_direct']:.2f} "
+        f"{CONCURRENCY} concurrent, of direct",
     ]
