@@ -267,6 +267,7 @@ def test_corpus_of_past_failures(channel):
         )
 
 
+@pytest.mark.timeout(600)  # ~85 s here; the suite's 120 s per test is for one request's worth
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
