@@ -30,6 +30,11 @@ async def serve(reply: bytes) -> None:
     )
     server = grpc.aio.server()
     server.add_generic_rpc_handlers((handler,))
+    await serve_until_sigterm(server)
+
+
+async def serve_until_sigterm(server: grpc.aio.Server) -> None:
+    """Listen on a free loopback port, print ``{"port": P}``, serve until SIGTERM."""
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     print(json.dumps({"port": port}), flush=True)

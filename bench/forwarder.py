@@ -13,12 +13,12 @@ vecgate.
 from __future__ import annotations
 
 import asyncio
-import json
-import signal
 import sys
 from typing import Any
 
 import grpc
+
+from bench.echo import serve_until_sigterm
 
 LIMIT = 64 << 20
 
@@ -56,13 +56,7 @@ async def serve(upstream: str) -> None:
     channel = grpc.aio.insecure_channel(upstream, options=options)
     server = grpc.aio.server(options=options)
     server.add_generic_rpc_handlers((Forward(channel),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    print(json.dumps({"port": port}), flush=True)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
-    await server.stop(0)
+    await serve_until_sigterm(server)
     await channel.close()
 
 
