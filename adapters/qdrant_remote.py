@@ -13,7 +13,6 @@ error of `proxy.errors` with a sentence: a raw gRPC exception never reaches a cl
 from __future__ import annotations
 
 import itertools
-from functools import partial
 from typing import Any
 
 import grpc
@@ -36,11 +35,8 @@ from proxy.errors import (
 )
 from proxy.frontend.ops import OPS, Kind
 from proxy.telemetry.propagation import trace_headers
-from proxy.wire import serialize_framed
 
 HEALTH_METHOD = "/qdrant.Qdrant/HealthCheck"
-#: Requests that carry a batch of points, written point by point (`serialize_framed`).
-_BATCHES = {"/qdrant.Points/Upsert": "points", "/qdrant.Points/UpdateVectors": "points"}
 READY_TIMEOUT = 1.0
 
 #: Upstream statuses the client caused: passed on with Qdrant's own sentence.
@@ -121,14 +117,9 @@ class RemoteQdrantBackend(Backend):
             op = OPS.get(method)
             if op is None:
                 raise Internal(f"vecgate asked the backend for an unknown RPC {method}")
-            batch = _BATCHES.get(method)
             call = self._channels[turn].unary_unary(
                 method,
-                request_serializer=(
-                    partial(serialize_framed, repeated=batch)
-                    if batch
-                    else op.request_type.SerializeToString
-                ),
+                request_serializer=op.request_type.SerializeToString,
                 response_deserializer=op.response_type.FromString,
             )
             calls[method] = call

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from qdrant_client.grpc import points_pb2 as ppb
 
-from proxy.wire import packed_floats, packed_matrix, serialize_framed
+from proxy.wire import packed_floats, packed_matrix
 
 
 @pytest.mark.parametrize("dim", [0, 1, 3, 31, 32, 33, 384, 4096, 40_000])
@@ -40,20 +40,3 @@ def test_packed_matrix_reads_a_batch_or_declines():
     assert packed_matrix([*messages, ppb.DenseVector(data=[1.0] * 383)], 384) is None
     assert packed_matrix([ppb.DenseVector()], 384) is None
     assert packed_matrix([], 3).shape == (0, 3)
-
-
-def test_framed_serialization_reads_back_as_the_same_message():
-    """serialize_framed: every field survives, the batch too, whatever the field order."""
-    request = ppb.UpsertPoints(collection_name="docs", wait=True)
-    request.ordering.type = ppb.WriteOrderingType.Strong
-    request.shard_key_selector.shard_keys.add().keyword = "eu"
-    for n in range(3):
-        point = request.points.add()
-        point.id.num = n
-        point.vectors.vector.dense.data.extend([float(n), 0.5, -1.0])
-        point.payload["n"].integer_value = n
-    framed = serialize_framed(request, "points")
-    assert ppb.UpsertPoints.FromString(framed) == request
-    assert len(framed) == request.ByteSize()
-    empty = ppb.UpsertPoints(collection_name="docs")
-    assert ppb.UpsertPoints.FromString(serialize_framed(empty, "points")) == empty
