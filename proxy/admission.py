@@ -39,6 +39,16 @@ class Admission:
                 retry_after=self.retry_after,
                 reason="overloaded",
             )
+        if self._slots.locked():
+            await self._wait(timeout)
+        else:
+            await self._slots.acquire()  # a free slot: taken at once, no timer needed
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    async def _wait(self, timeout: float | None) -> None:
         self.waiting += 1
         try:
             await asyncio.wait_for(self._slots.acquire(), timeout)
@@ -49,7 +59,3 @@ class Admission:
             ) from None
         finally:
             self.waiting -= 1
-        try:
-            yield
-        finally:
-            self._slots.release()
