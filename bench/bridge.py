@@ -200,14 +200,14 @@ def bench_bridge(
                     request.query.nearest.dense.data.extend(queries[key][n % 500].tolist())
                     built.append(request)
                 requests[label] = (built, (("x-embedding-model", identity),))
-            for label, (built, metadata) in requests.items():  # warm-up
+            for built, metadata in requests.values():  # warm-up
                 for request in built[:20]:
                     client.grpc_points.Query(request, metadata=metadata, timeout=10)
             out: dict[str, Any] = {label: [] for label in requests}
             for n in range(searches):
                 for label, (built, metadata) in requests.items():
                     started = time.perf_counter()
-                    reply, call = client.grpc_points.Query.with_call(
+                    _, call = client.grpc_points.Query.with_call(
                         built[n], metadata=metadata, timeout=10
                     )
                     out[label].append((time.perf_counter() - started) * 1000)
@@ -249,7 +249,6 @@ def bridge_table(
         lines.append(
             f"{source + ' -> minilm@1':<34}{s['n']:>6}{s['p50']:>9.1f}{s['p95']:>9.1f}{s['mean']:>9.1f}"
         )
-        verdicts.append(
-            f"{source}: {'within' if s['p50'] <= 50 else 'OVER'} the 50 us target (p50)"
-        )
+        verdict = "within" if s["p50"] <= 50 else "OVER"
+        verdicts.append(f"{source}: {verdict} the 50 us target (p50)")
     return "\n".join([*lines, "", *verdicts])
