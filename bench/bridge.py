@@ -246,9 +246,8 @@ def bridge_table(
     verdicts = []
     for source in SOURCES:
         s = summary(results[f"map step {source}"])
-        lines.append(
-            f"{source + ' -> minilm@1':<34}{s['n']:>6}{s['p50']:>9.1f}{s['p95']:>9.1f}{s['mean']:>9.1f}"
-        )
+        label = f"{source} -> minilm@1"
+        lines.append(f"{label:<34}{s['n']:>6}{s['p50']:>9.1f}{s['p95']:>9.1f}{s['mean']:>9.1f}")
         verdict = "within" if s["p50"] <= 50 else "OVER"
         verdicts.append(f"{source}: {verdict} the 50 us target (p50)")
     return "\n".join([*lines, "", *verdicts])
