@@ -630,12 +630,13 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "embeddings")
     parser.add_argument(
         "--suite",
-        choices=("all", "core", "telemetry", "remote", "milvus", "drift"),
+        choices=("all", "core", "telemetry", "remote", "milvus", "drift", "bridge"),
         default="all",
         help=(
             "core: embedded engine rows; telemetry: gateway CPU with telemetry on and off; "
             "remote: vecgate in front of a Qdrant server; milvus: vecgate in front of "
-            "milvus-lite vs pymilvus direct; drift: upserts with the drift watch on vs off"
+            "milvus-lite vs pymilvus direct; drift: upserts with the drift watch on vs off; "
+            "bridge: bridged queries vs native ones on the same index"
         ),
     )
     parser.add_argument("--remote-points", type=int, default=5_120)
@@ -681,6 +682,11 @@ def main() -> int:
             texts, _ = load_migration(args.data, len(vectors))
             results["drift"] = bench_drift(vectors, texts, work, progress)
             reports.append(drift_table(results["drift"], len(vectors)))
+        if args.suite in ("all", "bridge"):
+            from bench.bridge import bench_bridge, bridge_table
+
+            results["bridge"] = bench_bridge(args.data, work, args.searches, progress)
+            reports.append(bridge_table(results["bridge"], summary))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\n\n".join(reports))

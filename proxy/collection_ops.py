@@ -19,6 +19,7 @@ from typing import Any
 from qdrant_client.grpc import collections_pb2 as cpb
 
 from adapters.base import Backend
+from proxy.bridge.record import drop_bridges
 from proxy.envelope import Envelope
 from proxy.errors import (
     AlreadyExists,
@@ -297,6 +298,11 @@ class CollectionOps:
             # an interruption leaves a smaller but still consistent logical collection.
             for partition in doomed:
                 await self._drop(partition.physical)
+            # A bridge answering from a deleted partition goes with it; one mapping from
+            # it stays (a bridge also serves a version that has no index of its own).
+            await drop_bridges(
+                self.registry.bridge_store, {p.physical for p in doomed}, targets_only=True
+            )
             await self.registry.refresh()
         return cpb.CollectionOperationResponse(result=True, time=_elapsed(start))
 

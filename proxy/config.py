@@ -264,6 +264,15 @@ class MigrationConfig(_Strict):
     require_verify: bool = False
 
 
+class BridgeConfig(_Strict):
+    """What `vecgate bridge enable` demands of a map, and how `train` holds pairs out."""
+
+    #: Recall@k against labels of at least this share of the old version's own recall.
+    min_recall_ratio: float = Field(default=0.95, ge=0.0, le=1.0)
+    #: Share of the paired points held out of fitting, to judge the maps on.
+    holdout: float = Field(default=0.2, gt=0.0, lt=1.0)
+
+
 class LimitsConfig(_Strict):
     """What one request may ask for, and how many run at once."""
 
@@ -380,6 +389,7 @@ class Config(_Strict):
     models: tuple[ModelConfig, ...] = ()
     deprecation: DeprecationConfig = DeprecationConfig()
     migration: MigrationConfig = MigrationConfig()
+    bridge: BridgeConfig = BridgeConfig()
     limits: LimitsConfig = LimitsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     drift: DriftConfig = DriftConfig()

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from proxy.config import KeyConfig
     from proxy.frontend.ops import Op
     from proxy.frontend.walk import QueryShape
-    from proxy.registry import LogicalCollection, Partition
+    from proxy.registry import LiveBridge, LogicalCollection, Partition
 
 
 @dataclass(slots=True)
@@ -46,12 +46,13 @@ class Envelope:
     claim: Claim = field(default_factory=Claim)
     logical: LogicalCollection | None = None
     partition: Partition | None = None
+    bridge: LiveBridge | None = None  # set when a bridge maps the query into `partition`
     backend_op: Op | None = None  # set when a filter rewrote the request into another RPC
     shape: QueryShape | None = None  # search family: what the request compares
     carries_vectors: bool = False
     written: list[tuple[str, Any]] = field(default_factory=list)  # (where, point) written
     points: int = 0  # points written
-    decision: str = "pending"  # routed | refused | served
+    decision: str = "pending"  # routed | bridged | refused | served
     reason: str | None = None
     started: float = field(default_factory=time.perf_counter)
     policy_seconds: float = 0.0

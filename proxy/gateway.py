@@ -17,6 +17,8 @@ from proxy.drift.watch import DriftWatch
 from proxy.envelope import Envelope
 from proxy.errors import Internal, VecgateError
 from proxy.filters.authenticate import Authenticate
+from proxy.filters.bridge import TRAILER as BRIDGE_TRAILER
+from proxy.filters.bridge import ApplyBridge, bridge_text
 from proxy.filters.deprecation import Deprecation
 from proxy.filters.drift_feed import DriftFeed
 from proxy.filters.identify import Identify
@@ -72,7 +74,7 @@ _KEY_REASONS = frozenset({"unknown_api_key"})
 
 class Gateway:
     """One request path: envelope -> authenticate, identify, route, deprecation, suspect,
-    validate, tag, drift feed -> router."""
+    validate, apply bridge, tag, drift feed -> router."""
 
     def __init__(
         self,
@@ -100,7 +102,7 @@ class Gateway:
         )
         self.max_deadline = limits.max_deadline_seconds
         self.default_deadline = config.backend.timeout_seconds
-        tail: list[Filter] = [Limits(config.limits), Validate(), Tag(config.tags)]
+        tail: list[Filter] = [Limits(config.limits), Validate(), ApplyBridge(), Tag(config.tags)]
         if watch is not None:
             tail.append(DriftFeed(watch))
         self.chain = Chain([*self.filters, *tail], Router(backend, self.catalog, self.telemetry))
@@ -156,8 +158,11 @@ class Gateway:
             else:
                 async with self.admission.slot(env.extra.get("timeout") or self.default_deadline):
                     response = await self._run(env)
-            if env.warnings:
-                context.set_trailing_metadata(tuple((WARNING_TRAILER, w) for w in env.warnings))
+            trailers = [(WARNING_TRAILER, w) for w in env.warnings]
+            if env.bridge is not None:
+                trailers.append((BRIDGE_TRAILER, bridge_text(env.bridge)))
+            if trailers:
+                context.set_trailing_metadata(tuple(trailers))
             return response
         except VecgateError as exc:
             error = exc

@@ -29,6 +29,7 @@ from qdrant_client.grpc import collections_pb2 as cpb
 from qdrant_client.grpc import points_pb2 as ppb
 
 from adapters.base import Backend
+from proxy.bridge.record import drop_bridges
 from proxy.collection_ops import CollectionOps
 from proxy.config import Config
 from proxy.errors import FailedPrecondition, InvalidArgument, NotFound, Unimplemented
@@ -476,6 +477,7 @@ class Migrations:
             update = cpb.UpdateCollection(collection_name=source.physical)
             update.metadata[METADATA_KEY].string_value = retired.to_metadata()
             await self.backend.handle("/qdrant.Collections/Update", update)
+            await drop_bridges(self.registry.bridge_store, {source.physical})
             await self.registry.refresh()
         record.state = "retired"
         record.event("retire", by, f"{record.source} is read-only")
@@ -502,6 +504,7 @@ class Migrations:
             await self.backend.handle(
                 "/qdrant.Collections/Delete", cpb.DeleteCollection(collection_name=source.physical)
             )
+            await drop_bridges(self.registry.bridge_store, {source.physical})
             await self.registry.refresh()
         record.state = "dropped"
         record.event("drop", by, f"{record.source} deleted")

@@ -15,13 +15,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from qdrant_client.grpc import collections_pb2 as cpb
 
 from adapters.base import Backend
-from proxy.errors import NotFound
+from proxy.bridge.fit import LinearMap
+from proxy.bridge.record import BridgeRecord, BridgeStore
+from proxy.errors import NotFound, VecgateError
 from proxy.identity import Binding, Identity, binding_text
 from proxy.naming import binding_key, is_physical
 from proxy.shared_state import SharedState
+
+log = structlog.get_logger("vecgate.registry")
 
 METADATA_KEY = "vecgate"
 SCHEMA = 1
@@ -117,13 +122,24 @@ class LogicalCollection:
         return ", ".join(labels) or "none"
 
 
+@dataclass(frozen=True, slots=True)
+class LiveBridge:
+    """An enabled bridge whose partitions are both alive, with its map loaded."""
+
+    record: BridgeRecord
+    linear: LinearMap
+    target: Partition  # the partition that answers
+    source_view: Partition  # what the source version's query vectors must look like
+
+
 @dataclass(slots=True)
 class RoutingState:
-    """A snapshot of all logical collections and user aliases."""
+    """A snapshot of all logical collections, user aliases and enabled bridges."""
 
     collections: dict[str, LogicalCollection] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # user alias -> logical name
     by_physical: dict[str, Partition] = field(default_factory=dict)
+    bridges: dict[tuple[str, str], LiveBridge] = field(default_factory=dict)  # (logical, from)
 
 
 class Registry(SharedState[RoutingState]):
@@ -132,6 +148,7 @@ class Registry(SharedState[RoutingState]):
     def __init__(self, backend: Backend) -> None:
         super().__init__(backend, RoutingState())
         self.lock = asyncio.Lock()  # held by whoever changes routing state
+        self.bridge_store = BridgeStore(backend)
 
     async def _read(self) -> RoutingState:
         """The whole routing state, as the backend holds it now."""
@@ -171,7 +188,43 @@ class Registry(SharedState[RoutingState]):
                 # serves until `collection_ops` restores the alias.
                 logical.active = logical.partitions[0]
                 logical.alias_missing = True
+        for record in await self.bridge_store.all():
+            live = await self._live_bridge(state, record)
+            if live is not None:
+                state.bridges[(record.collection, record.source)] = live
         return state
+
+    async def _live_bridge(self, state: RoutingState, record: BridgeRecord) -> LiveBridge | None:
+        """The bridge as routing uses it, or None: disabled, or a partition it joins is
+        retired or gone (a collection deleted and created again has new partitions)."""
+        if not record.enabled:
+            return None
+        target = state.by_physical.get(record.target_physical)
+        if target is None or target.created != record.target_created or target.retired:
+            return None
+        source = state.by_physical.get(record.source_physical)
+        if source is not None and source.retired:
+            return None
+        try:
+            linear = await self.bridge_store.load_map(record)
+        except VecgateError as exc:  # a damaged map is not used, and said so
+            log.warning(
+                "bridge map unreadable; not bridging", bridge=record.label(), error=exc.message
+            )
+            return None
+        name = record.vector_name
+        view = Partition(
+            physical="",
+            logical=record.collection,
+            binding={name: Identity.parse(record.source)},
+            vectors={name: VectorSpec(record.d_in, record.distance)},
+            created="",
+        )
+        return LiveBridge(record, linear, target, view)
+
+    def bridge_for(self, logical: str, source: str) -> LiveBridge | None:
+        """The enabled bridge of `logical` from `source`, if any."""
+        return self.state.bridges.get((logical, source))
 
     async def read_partition(self, physical: str) -> Partition | None:
         """The partition a backend collection describes, or None (absent, or not vecgate's)."""

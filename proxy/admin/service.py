@@ -19,6 +19,8 @@ from qdrant_client.grpc import points_pb2 as ppb
 from adapters.base import Backend
 from proxy.admin.explain import explain
 from proxy.admin.generated import admin_pb2, admin_pb2_grpc
+from proxy.bridge.bridges import Bridges, _set_from_dict
+from proxy.bridge.record import BridgeRecord, map_bytes
 from proxy.chain import Filter
 from proxy.config import Config, KeyConfig
 from proxy.drift.fingerprints import FingerprintBook, FingerprintState
@@ -80,6 +82,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         self.keys = keys
         self.inspection = inspection or Inspection(0)
         self.started = time.monotonic()
+        self.bridges = Bridges(config, backend, registry)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -728,6 +731,118 @@ class AdminService(admin_pb2_grpc.AdminServicer):
 
         return await self._guarded(context, work)
 
+    # -- bridge ------------------------------------------------------------------------------------
+
+    def _bridge_view(self, record: BridgeRecord) -> Any:
+        report = record.report
+        verdict = self.bridges.verdict(record)
+        view = admin_pb2.BridgeView(
+            collection=record.collection,
+            from_version=record.source,
+            to_version=record.target,
+            version=record.version,
+            kind=record.kind,
+            enabled=record.enabled,
+            state=self.bridges.state_of(record),
+            dimension_in=record.d_in,
+            dimension_out=record.d_out,
+            pairs=report.get("pairs", 0),
+            fit_pairs=report.get("fit_pairs", 0),
+            held_out=report.get("held_out", 0),
+            k=report.get("k", 10),
+            passed=verdict.passed,
+            floor_reasons=verdict.reasons,
+            trained_at=record.trained_at,
+            trained_by=record.trained_by,
+            enabled_at=record.enabled_at,
+            min_recall_ratio=self.config.bridge.min_recall_ratio,
+        )
+        for data in report.get("sets", []):
+            figures = _set_from_dict(data)
+            item = view.sets.add(
+                name=figures.name,
+                queries=figures.queries,
+                labelled=figures.labelled,
+                reference_recall=figures.reference_recall,
+                comparable=figures.no_map is not None,
+            )
+            if figures.no_map is not None:
+                item.no_map.overlap, item.no_map.recall = (
+                    figures.no_map.overlap,
+                    figures.no_map.recall,
+                )
+            for kind, f in figures.maps.items():
+                item.maps[kind].overlap, item.maps[kind].recall = f.overlap, f.recall
+        return view
+
+    async def TrainBridge(self, request: Any, context: Context) -> Any:
+        """Fit and judge maps on paired vectors; store the best, disabled."""
+
+        async def work(key: KeyConfig) -> Any:
+            record = await self.bridges.train(
+                request.collection,
+                request.from_version,
+                request.to_version,
+                holdout=request.holdout,
+                fit_share=request.fit_share,
+                seed=request.seed,
+                k=request.k,
+                queries=list(request.queries),
+                by=key.name,
+            )
+            return self._bridge_view(record)
+
+        return await self._guarded(context, work)
+
+    async def EnableBridge(self, request: Any, context: Context) -> Any:
+        """Enable a bridge above the floor; refuse it with its figures below."""
+
+        async def work(key: KeyConfig) -> Any:
+            record = await self.bridges.enable(
+                request.collection, request.from_version, request.to_version, key.name
+            )
+            return self._bridge_view(record)
+
+        return await self._guarded(context, work)
+
+    async def DisableBridge(self, request: Any, context: Context) -> Any:
+        """Back to routing (or refusing) the from-version's searches as without a bridge."""
+
+        async def work(key: KeyConfig) -> Any:
+            record = await self.bridges.disable(request.collection, request.from_version)
+            return self._bridge_view(record)
+
+        return await self._guarded(context, work)
+
+    async def ListBridges(self, request: Any, context: Context) -> Any:
+        """Every bridge, with its state and figures."""
+
+        async def work(key: KeyConfig) -> Any:
+            await self.registry.refresh()
+            records = await self.bridges.records(request.collection)
+            return admin_pb2.ListBridgesReply(bridges=[self._bridge_view(r) for r in records])
+
+        return await self._guarded(context, work)
+
+    async def ExportBridge(self, request: Any, context: Context) -> Any:
+        """A bridge's map: float32 weights and bias."""
+
+        async def work(key: KeyConfig) -> Any:
+            record, linear = await self.bridges.export(request.collection, request.from_version)
+            raw = map_bytes(linear)
+            split = record.d_in * record.d_out * 4
+            return admin_pb2.BridgeMap(
+                version=record.version,
+                kind=record.kind,
+                dimension_in=record.d_in,
+                dimension_out=record.d_out,
+                weights=raw[:split],
+                bias=raw[split:],
+                checksum=record.checksum,
+            )
+
+        return await self._guarded(context, work)
+
 
 def _is_hex(text: str) -> bool:
     return all(c in "0123456789abcdef" for c in text)
@@ -759,6 +874,7 @@ def record_message(record: RequestRecord) -> Any:
         vectors=record.vectors,
         dimension=record.dimension,
         warnings=record.warnings,
+        bridge=record.bridge,
     )
 
 

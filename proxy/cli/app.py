@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import typer
 import typer.main
 
-from proxy.cli import config_cmds, drift_cmds, keys_cmds, migrate_cmds, models_cmds
+from proxy.cli import bridge_cmds, config_cmds, drift_cmds, keys_cmds, migrate_cmds, models_cmds
 from proxy.cli.explain_cmd import explain
 from proxy.cli.failure import ExitCode, Failure
 from proxy.cli.inspect_cmds import collections, status
@@ -34,6 +34,7 @@ app.add_typer(models_cmds.app, name="models")
 app.command()(explain)
 app.add_typer(keys_cmds.app, name="keys")
 app.add_typer(migrate_cmds.app, name="migrate")
+app.add_typer(bridge_cmds.app, name="bridge")
 app.command()(inspect)
 app.add_typer(drift_cmds.fingerprint_app, name="fingerprint")
 # The spelling, `vecgate models fingerprint register`, reaches the same commands.

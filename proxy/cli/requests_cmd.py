@@ -28,7 +28,13 @@ from proxy.cli.failure import Failure
 from proxy.cli.options import DEFAULT_TARGET, DEFAULT_TIMEOUT, AdminKey, AsJson, Target, Timeout
 from proxy.cli.output import message_dict, show, stdout_console
 
-_DECISION_STYLE = {"routed": "green", "served": "green", "refused": "yellow", "error": "bold red"}
+_DECISION_STYLE = {
+    "routed": "green",
+    "bridged": "cyan",
+    "served": "green",
+    "refused": "yellow",
+    "error": "bold red",
+}
 _LIVE_ROWS = 30
 _TRACE_PREFIX = 8  # enough for --trace; the full id is in --json and --trace
 
@@ -59,6 +65,8 @@ def _outcome(record: pb.RequestRecord) -> Text:
     style = _DECISION_STYLE.get(record.decision, "")
     if record.decision in ("routed", "served"):
         return Text(record.decision, style=style)
+    if record.decision == "bridged":
+        return Text(f"bridged: {record.bridge}", style=style)
     return Text(f"{record.decision}: {record.reason or record.status}", style=style)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from proxy.chain import RequestFilter
 from proxy.envelope import Envelope
 from proxy.errors import FailedPrecondition, NoPartition
+from proxy.filters.bridge import bridge_for
 from proxy.frontend.ops import Kind
 from proxy.frontend.walk import point_vector_names, query_shape, written_points
 from proxy.registry import Partition, Registry
@@ -33,6 +34,10 @@ class Route(RequestFilter):
         logical = self.registry.resolve(env.collection)
         env.logical = logical
         names = self._names_and_vectors(env)
+        bridge = bridge_for(self.registry, env, logical)
+        if bridge is not None:  # an operator's explicit, measured exception
+            env.partition, env.bridge, env.decision = bridge.target, bridge, "bridged"
+            return
         env.partition = choose_partition(
             logical, env.claim, needs_identity=env.carries_vectors, what=op.label
         )

@@ -25,6 +25,8 @@ class Validate(RequestFilter):
         partition = env.partition
         if partition is None:
             return
+        if env.bridge is not None:  # the query is still in the from-version's space
+            partition = env.bridge.source_view
         if env.op.kind is Kind.SEARCH and env.shape is not None:
             check_vectors(env.shape.vectors, partition)
         elif env.op.kind is Kind.WRITE:

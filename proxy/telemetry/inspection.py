@@ -46,6 +46,7 @@ class RequestRecord:
     vectors: int
     dimension: int
     warnings: tuple[str, ...] = ()
+    bridge: str = ""  # the bridge that mapped the query ("" if none): from->to vN (kind)
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,6 +129,12 @@ class Metrics:
             ("collection", "model_version"),
             registry=self.registry,
         )
+        self.bridged = Counter(
+            "vecgate_bridged_queries",
+            "Searches answered through a bridge, by collection and the versions it joins.",
+            ("collection", "from_version", "to_version"),
+            registry=self.registry,
+        )
         self.registry.register(DeprecationCollector(models, policy, today))
         self._drift: DriftCollector | None = None
         self._children: dict[tuple[str, str, str, str], tuple[Counter, Histogram]] = {}

@@ -108,6 +108,11 @@ class Telemetry:
         partition = env.partition.physical if env.partition is not None else ""
         sampled = False
         vectors, dimension = vector_counts(env)
+        bridge = ""
+        if env.bridge is not None:
+            from proxy.filters.bridge import bridge_text
+
+            bridge = bridge_text(env.bridge)
         if self.tracing is not None:
             span, token = handle
             sampled = span.is_recording()
@@ -125,6 +130,10 @@ class Telemetry:
                     attributes.update(_model_attributes(identity))
                 if env.reason:
                     attributes["vecgate.refusal_reason"] = env.reason
+                if env.bridge is not None:
+                    attributes["vecgate.bridge"] = bridge
+                    attributes["vecgate.bridge.from"] = env.bridge.record.source
+                    attributes["vecgate.bridge.version"] = env.bridge.record.version
             self.tracing.end(span, token, attributes, code, message)
         else:
             reset_passthrough(handle)
@@ -138,6 +147,9 @@ class Telemetry:
             code=code.name,
             points=env.points,
         )
+        if env.bridge is not None and error is None:
+            record = env.bridge.record
+            self.metrics.bridged.labels(logical, record.source, record.target).inc()
         latency_ms = round(seconds * 1000, 3)
         if self.log_requests:
             log.info(
@@ -149,6 +161,7 @@ class Telemetry:
                 identity_source=env.claim.source,
                 decision=env.decision,
                 reason=env.reason,
+                bridge=bridge or None,
                 status=code.name,
                 points=env.points or None,
                 latency_ms=latency_ms,
@@ -184,6 +197,7 @@ class Telemetry:
                     vectors=vectors,
                     dimension=dimension,
                     warnings=tuple(env.warnings),
+                    bridge=bridge,
                 )
             )
 

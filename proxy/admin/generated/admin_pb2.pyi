@@ -441,7 +441,7 @@ class InspectRequest(_message.Message):
     def __init__(self, refused_only: _Optional[bool] = ..., collection: _Optional[str] = ..., model: _Optional[str] = ..., trace_id: _Optional[str] = ..., follow: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class RequestRecord(_message.Message):
-    __slots__ = ("seq", "time", "method", "collection", "logical", "partition", "identity", "identity_source", "key", "decision", "reason", "status", "message", "latency_ms", "policy_ms", "backend_ms", "trace_id", "span_id", "sampled", "points", "vectors", "dimension", "warnings")
+    __slots__ = ("seq", "time", "method", "collection", "logical", "partition", "identity", "identity_source", "key", "decision", "reason", "status", "message", "latency_ms", "policy_ms", "backend_ms", "trace_id", "span_id", "sampled", "points", "vectors", "dimension", "warnings", "bridge")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
@@ -465,6 +465,7 @@ class RequestRecord(_message.Message):
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    BRIDGE_FIELD_NUMBER: _ClassVar[int]
     seq: int
     time: str
     method: str
@@ -488,7 +489,8 @@ class RequestRecord(_message.Message):
     vectors: int
     dimension: int
     warnings: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, seq: _Optional[int] = ..., time: _Optional[str] = ..., method: _Optional[str] = ..., collection: _Optional[str] = ..., logical: _Optional[str] = ..., partition: _Optional[str] = ..., identity: _Optional[str] = ..., identity_source: _Optional[str] = ..., key: _Optional[str] = ..., decision: _Optional[str] = ..., reason: _Optional[str] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., latency_ms: _Optional[float] = ..., policy_ms: _Optional[float] = ..., backend_ms: _Optional[float] = ..., trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., sampled: _Optional[bool] = ..., points: _Optional[int] = ..., vectors: _Optional[int] = ..., dimension: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+    bridge: str
+    def __init__(self, seq: _Optional[int] = ..., time: _Optional[str] = ..., method: _Optional[str] = ..., collection: _Optional[str] = ..., logical: _Optional[str] = ..., partition: _Optional[str] = ..., identity: _Optional[str] = ..., identity_source: _Optional[str] = ..., key: _Optional[str] = ..., decision: _Optional[str] = ..., reason: _Optional[str] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., latency_ms: _Optional[float] = ..., policy_ms: _Optional[float] = ..., backend_ms: _Optional[float] = ..., trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., sampled: _Optional[bool] = ..., points: _Optional[int] = ..., vectors: _Optional[int] = ..., dimension: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ..., bridge: _Optional[str] = ...) -> None: ...
 
 class Anchor(_message.Message):
     __slots__ = ("text", "vector")
@@ -705,3 +707,166 @@ class PinDriftReferenceRequest(_message.Message):
     collection: str
     version: str
     def __init__(self, collection: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+
+class BridgeQuery(_message.Message):
+    __slots__ = ("from_vector", "to_vector", "relevant_ids")
+    FROM_VECTOR_FIELD_NUMBER: _ClassVar[int]
+    TO_VECTOR_FIELD_NUMBER: _ClassVar[int]
+    RELEVANT_IDS_FIELD_NUMBER: _ClassVar[int]
+    from_vector: _containers.RepeatedScalarFieldContainer[float]
+    to_vector: _containers.RepeatedScalarFieldContainer[float]
+    relevant_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, from_vector: _Optional[_Iterable[float]] = ..., to_vector: _Optional[_Iterable[float]] = ..., relevant_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TrainBridgeRequest(_message.Message):
+    __slots__ = ("collection", "from_version", "to_version", "holdout", "fit_share", "seed", "k", "queries")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TO_VERSION_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_FIELD_NUMBER: _ClassVar[int]
+    FIT_SHARE_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    from_version: str
+    to_version: str
+    holdout: float
+    fit_share: float
+    seed: int
+    k: int
+    queries: _containers.RepeatedCompositeFieldContainer[BridgeQuery]
+    def __init__(self, collection: _Optional[str] = ..., from_version: _Optional[str] = ..., to_version: _Optional[str] = ..., holdout: _Optional[float] = ..., fit_share: _Optional[float] = ..., seed: _Optional[int] = ..., k: _Optional[int] = ..., queries: _Optional[_Iterable[_Union[BridgeQuery, _Mapping]]] = ...) -> None: ...
+
+class BridgeFigures(_message.Message):
+    __slots__ = ("overlap", "recall")
+    OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    RECALL_FIELD_NUMBER: _ClassVar[int]
+    overlap: float
+    recall: float
+    def __init__(self, overlap: _Optional[float] = ..., recall: _Optional[float] = ...) -> None: ...
+
+class BridgeSet(_message.Message):
+    __slots__ = ("name", "queries", "labelled", "reference_recall", "comparable", "no_map", "maps")
+    class MapsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: BridgeFigures
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[BridgeFigures, _Mapping]] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    LABELLED_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_RECALL_FIELD_NUMBER: _ClassVar[int]
+    COMPARABLE_FIELD_NUMBER: _ClassVar[int]
+    NO_MAP_FIELD_NUMBER: _ClassVar[int]
+    MAPS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    queries: int
+    labelled: int
+    reference_recall: float
+    comparable: bool
+    no_map: BridgeFigures
+    maps: _containers.MessageMap[str, BridgeFigures]
+    def __init__(self, name: _Optional[str] = ..., queries: _Optional[int] = ..., labelled: _Optional[int] = ..., reference_recall: _Optional[float] = ..., comparable: _Optional[bool] = ..., no_map: _Optional[_Union[BridgeFigures, _Mapping]] = ..., maps: _Optional[_Mapping[str, BridgeFigures]] = ...) -> None: ...
+
+class BridgeView(_message.Message):
+    __slots__ = ("collection", "from_version", "to_version", "version", "kind", "enabled", "state", "dimension_in", "dimension_out", "pairs", "fit_pairs", "held_out", "k", "sets", "passed", "floor_reasons", "trained_at", "trained_by", "enabled_at", "min_recall_ratio")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TO_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_IN_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_OUT_FIELD_NUMBER: _ClassVar[int]
+    PAIRS_FIELD_NUMBER: _ClassVar[int]
+    FIT_PAIRS_FIELD_NUMBER: _ClassVar[int]
+    HELD_OUT_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    SETS_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    FLOOR_REASONS_FIELD_NUMBER: _ClassVar[int]
+    TRAINED_AT_FIELD_NUMBER: _ClassVar[int]
+    TRAINED_BY_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_AT_FIELD_NUMBER: _ClassVar[int]
+    MIN_RECALL_RATIO_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    from_version: str
+    to_version: str
+    version: int
+    kind: str
+    enabled: bool
+    state: str
+    dimension_in: int
+    dimension_out: int
+    pairs: int
+    fit_pairs: int
+    held_out: int
+    k: int
+    sets: _containers.RepeatedCompositeFieldContainer[BridgeSet]
+    passed: bool
+    floor_reasons: _containers.RepeatedScalarFieldContainer[str]
+    trained_at: str
+    trained_by: str
+    enabled_at: str
+    min_recall_ratio: float
+    def __init__(self, collection: _Optional[str] = ..., from_version: _Optional[str] = ..., to_version: _Optional[str] = ..., version: _Optional[int] = ..., kind: _Optional[str] = ..., enabled: _Optional[bool] = ..., state: _Optional[str] = ..., dimension_in: _Optional[int] = ..., dimension_out: _Optional[int] = ..., pairs: _Optional[int] = ..., fit_pairs: _Optional[int] = ..., held_out: _Optional[int] = ..., k: _Optional[int] = ..., sets: _Optional[_Iterable[_Union[BridgeSet, _Mapping]]] = ..., passed: _Optional[bool] = ..., floor_reasons: _Optional[_Iterable[str]] = ..., trained_at: _Optional[str] = ..., trained_by: _Optional[str] = ..., enabled_at: _Optional[str] = ..., min_recall_ratio: _Optional[float] = ...) -> None: ...
+
+class EnableBridgeRequest(_message.Message):
+    __slots__ = ("collection", "from_version", "to_version")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TO_VERSION_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    from_version: str
+    to_version: str
+    def __init__(self, collection: _Optional[str] = ..., from_version: _Optional[str] = ..., to_version: _Optional[str] = ...) -> None: ...
+
+class DisableBridgeRequest(_message.Message):
+    __slots__ = ("collection", "from_version")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    from_version: str
+    def __init__(self, collection: _Optional[str] = ..., from_version: _Optional[str] = ...) -> None: ...
+
+class ListBridgesRequest(_message.Message):
+    __slots__ = ("collection",)
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    def __init__(self, collection: _Optional[str] = ...) -> None: ...
+
+class ListBridgesReply(_message.Message):
+    __slots__ = ("bridges",)
+    BRIDGES_FIELD_NUMBER: _ClassVar[int]
+    bridges: _containers.RepeatedCompositeFieldContainer[BridgeView]
+    def __init__(self, bridges: _Optional[_Iterable[_Union[BridgeView, _Mapping]]] = ...) -> None: ...
+
+class ExportBridgeRequest(_message.Message):
+    __slots__ = ("collection", "from_version")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    from_version: str
+    def __init__(self, collection: _Optional[str] = ..., from_version: _Optional[str] = ...) -> None: ...
+
+class BridgeMap(_message.Message):
+    __slots__ = ("version", "kind", "dimension_in", "dimension_out", "weights", "bias", "checksum")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_IN_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_OUT_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    BIAS_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    kind: str
+    dimension_in: int
+    dimension_out: int
+    weights: bytes
+    bias: bytes
+    checksum: str
+    def __init__(self, version: _Optional[int] = ..., kind: _Optional[str] = ..., dimension_in: _Optional[int] = ..., dimension_out: _Optional[int] = ..., weights: _Optional[bytes] = ..., bias: _Optional[bytes] = ..., checksum: _Optional[str] = ...) -> None: ...

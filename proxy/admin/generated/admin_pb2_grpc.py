@@ -164,6 +164,31 @@ class AdminStub:
                 request_serializer=vecgate_dot_v1_dot_admin__pb2.PinDriftReferenceRequest.SerializeToString,
                 response_deserializer=vecgate_dot_v1_dot_admin__pb2.DriftReply.FromString,
                 _registered_method=True)
+        self.TrainBridge = channel.unary_unary(
+                '/vecgate.v1.Admin/TrainBridge',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.TrainBridgeRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.BridgeView.FromString,
+                _registered_method=True)
+        self.EnableBridge = channel.unary_unary(
+                '/vecgate.v1.Admin/EnableBridge',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.EnableBridgeRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.BridgeView.FromString,
+                _registered_method=True)
+        self.DisableBridge = channel.unary_unary(
+                '/vecgate.v1.Admin/DisableBridge',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.DisableBridgeRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.BridgeView.FromString,
+                _registered_method=True)
+        self.ListBridges = channel.unary_unary(
+                '/vecgate.v1.Admin/ListBridges',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.ListBridgesRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.ListBridgesReply.FromString,
+                _registered_method=True)
+        self.ExportBridge = channel.unary_unary(
+                '/vecgate.v1.Admin/ExportBridge',
+                request_serializer=vecgate_dot_v1_dot_admin__pb2.ExportBridgeRequest.SerializeToString,
+                response_deserializer=vecgate_dot_v1_dot_admin__pb2.BridgeMap.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -362,6 +387,45 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TrainBridge(self, request, context):
+        """-- bridge: an explicit, measured exception to the cross-version refusal ----------------
+        Fit maps from one version's space into another's on the two partitions' paired
+        vectors (same point id under both), judge them on held-out pairs (and golden queries)
+        against no map, and store the best as the bridge's next version, disabled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnableBridge(self, request, context):
+        """Answer searches under the from-version from the to-version's index through the map.
+        FAILED_PRECONDITION, with the figures, when the map is below the floor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableBridge(self, request, context):
+        """Searches under the from-version are routed (or refused) as without a bridge again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBridges(self, request, context):
+        """Every bridge (of one collection, or all), enabled or not, with its figures.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportBridge(self, request, context):
+        """The map itself, to audit it or apply it elsewhere.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -494,6 +558,31 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.PinDriftReference,
                     request_deserializer=vecgate_dot_v1_dot_admin__pb2.PinDriftReferenceRequest.FromString,
                     response_serializer=vecgate_dot_v1_dot_admin__pb2.DriftReply.SerializeToString,
+            ),
+            'TrainBridge': grpc.unary_unary_rpc_method_handler(
+                    servicer.TrainBridge,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.TrainBridgeRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.BridgeView.SerializeToString,
+            ),
+            'EnableBridge': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnableBridge,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.EnableBridgeRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.BridgeView.SerializeToString,
+            ),
+            'DisableBridge': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableBridge,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.DisableBridgeRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.BridgeView.SerializeToString,
+            ),
+            'ListBridges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBridges,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.ListBridgesRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.ListBridgesReply.SerializeToString,
+            ),
+            'ExportBridge': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportBridge,
+                    request_deserializer=vecgate_dot_v1_dot_admin__pb2.ExportBridgeRequest.FromString,
+                    response_serializer=vecgate_dot_v1_dot_admin__pb2.BridgeMap.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1198,6 +1287,141 @@ class Admin:
             '/vecgate.v1.Admin/PinDriftReference',
             vecgate_dot_v1_dot_admin__pb2.PinDriftReferenceRequest.SerializeToString,
             vecgate_dot_v1_dot_admin__pb2.DriftReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TrainBridge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/TrainBridge',
+            vecgate_dot_v1_dot_admin__pb2.TrainBridgeRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.BridgeView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnableBridge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/EnableBridge',
+            vecgate_dot_v1_dot_admin__pb2.EnableBridgeRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.BridgeView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableBridge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/DisableBridge',
+            vecgate_dot_v1_dot_admin__pb2.DisableBridgeRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.BridgeView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBridges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/ListBridges',
+            vecgate_dot_v1_dot_admin__pb2.ListBridgesRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.ListBridgesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportBridge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecgate.v1.Admin/ExportBridge',
+            vecgate_dot_v1_dot_admin__pb2.ExportBridgeRequest.SerializeToString,
+            vecgate_dot_v1_dot_admin__pb2.BridgeMap.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,280 @@
+"""Fitting and judging bridge maps on paired vectors, with numpy only.
+
+A map sends a vector `x` of the "from" version (the new model) into the space of the
+"to" version (the old model, whose index answers): ``y = x @ weights + bias``.
+
+Candidates (all closed form):
+
+- ``procrustes``: orthogonal (semi-orthogonal when the dimensions differ)
+  ``W = U Vᵀ`` from the SVD of ``XᵀY``; no bias.
+- ``ridge``: ridge least squares with a bias, ``min ‖[X 1]W - Y‖² + λ‖W‖²`` (λ 0.1;
+  the bias is not shrunk). The map for different dimensions (mpnet 768 → MiniLM 384).
+- ``ridge_identity`` (same dimensions only): ``min ‖XW - Y‖² + λ‖W - I‖²`` (λ 1),
+  shrunk toward "no map", which wins when pairs are few.
+
+Judged on held-out pairs (and on golden queries when given) against no map at all:
+top-k overlap with what the "to" version's own vectors retrieve, and recall@k against
+labels (a held-out pair's label is its own point).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+Matrix = NDArray[np.float32]
+
+RIDGE_LAMBDA = 0.1
+IDENTITY_LAMBDA = 1.0
+
+
+@dataclass(frozen=True)
+class LinearMap:
+    """``y = x @ weights + bias``, float32."""
+
+    kind: str
+    weights: Matrix  # (d_in, d_out)
+    bias: Matrix  # (d_out,)
+
+    @property
+    def dims(self) -> tuple[int, int]:
+        """(d_in, d_out)."""
+        d_in, d_out = self.weights.shape
+        return int(d_in), int(d_out)
+
+    def apply(self, vectors: Matrix) -> Matrix:
+        """Map rows of `vectors` (n, d_in) to (n, d_out)."""
+        out: Matrix = vectors @ self.weights
+        if self.bias.any():
+            out += self.bias
+        return out
+
+
+def _map(kind: str, weights: NDArray[np.float64], bias: NDArray[np.float64] | None) -> LinearMap:
+    d_out = weights.shape[1]
+    b = np.zeros(d_out) if bias is None else bias
+    return LinearMap(kind, weights.astype(np.float32), b.astype(np.float32))
+
+
+def fit_procrustes(x: Matrix, y: Matrix) -> LinearMap:
+    """Orthogonal Procrustes (semi-orthogonal for different dimensions)."""
+    u, _, vt = np.linalg.svd(x.astype(np.float64).T @ y.astype(np.float64), full_matrices=False)
+    return _map("procrustes", u @ vt, None)
+
+
+def fit_ridge(x: Matrix, y: Matrix, lam: float = RIDGE_LAMBDA) -> LinearMap:
+    """Ridge least squares with an unshrunk bias."""
+    xa = np.hstack([x.astype(np.float64), np.ones((len(x), 1))])
+    penalty = lam * np.eye(xa.shape[1])
+    penalty[-1, -1] = 0.0
+    solution = np.linalg.solve(xa.T @ xa + penalty, xa.T @ y.astype(np.float64))
+    return _map("ridge", solution[:-1], solution[-1])
+
+
+def fit_ridge_identity(x: Matrix, y: Matrix, lam: float = IDENTITY_LAMBDA) -> LinearMap:
+    """Linear ridge shrunk toward the identity (same dimensions only)."""
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    eye = np.eye(x.shape[1])
+    weights = np.asarray(
+        np.linalg.solve(x64.T @ x64 + lam * eye, x64.T @ y64 + lam * eye), dtype=np.float64
+    )
+    return _map("ridge_identity", weights, None)
+
+
+def candidates(x: Matrix, y: Matrix) -> list[LinearMap]:
+    """Every map worth trying for these dimensions."""
+    maps = [fit_procrustes(x, y), fit_ridge(x, y)]
+    if x.shape[1] == y.shape[1]:
+        maps.append(fit_ridge_identity(x, y))
+    return maps
+
+
+# -- search and figures ---------------------------------------------------------------------
+
+
+def top_k(index: Matrix, queries: Matrix, k: int, distance: str) -> NDArray[np.int64]:
+    """Row numbers of each query's k nearest index rows (exact), best first."""
+    k = min(k, len(index))
+    if distance == "Euclid":
+        scores = 2 * queries @ index.T - (index * index).sum(axis=1)[None, :]
+    elif distance == "Manhattan":
+        scores = -np.abs(queries[:, None, :] - index[None, :, :]).sum(axis=2)
+    else:
+        if distance == "Cosine":
+            index = _normalise(index)
+            queries = _normalise(queries)
+        scores = queries @ index.T
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.take_along_axis(scores, part, axis=1).argsort(axis=1)[:, ::-1]
+    return np.take_along_axis(part, order, axis=1).astype(np.int64)
+
+
+def _normalise(m: Matrix) -> Matrix:
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    out: Matrix = (m / np.where(norms == 0, 1, norms)).astype(np.float32)
+    return out
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What one way of querying (a map, no map, or the old vectors) reaches on one set."""
+
+    overlap: float  # mean |top-k ∩ top-k of the old version's own vectors| / k
+    recall: float  # mean recall@k against labels (0 when no labels)
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Query pairs to judge maps on: new-version vectors, old-version vectors, labels."""
+
+    name: str
+    new: Matrix
+    old: Matrix
+    labels: list[set[int]]  # index rows that should be found (empty set: no label)
+
+    @property
+    def labelled(self) -> int:
+        """How many queries carry labels."""
+        return sum(1 for label in self.labels if label)
+
+
+def figures(
+    found: NDArray[np.int64], reference: NDArray[np.int64], labels: list[set[int]]
+) -> Figures:
+    """Overlap with `reference` and recall against `labels`, both averaged."""
+    k = reference.shape[1]
+    overlap = np.mean([len(set(a) & set(b)) / k for a, b in zip(found, reference, strict=True)])
+    recalls = [
+        len(set(row) & label) / len(label)
+        for row, label in zip(found, labels, strict=True)
+        if label
+    ]
+    return Figures(float(overlap), float(np.mean(recalls)) if recalls else 0.0)
+
+
+@dataclass
+class SetReport:
+    """One evaluation set: the old vectors' own recall, no map, and every candidate."""
+
+    name: str
+    queries: int
+    labelled: int
+    reference_recall: float  # recall@k of the old version's own query vectors
+    no_map: Figures | None  # None: the dimensions differ, a query cannot even be compared
+    maps: dict[str, Figures] = field(default_factory=dict)
+
+
+def evaluate(
+    index: Matrix, distance: str, k: int, maps: Sequence[LinearMap], evals: Sequence[EvalSet]
+) -> list[SetReport]:
+    """Figures of no map and of every map on every evaluation set."""
+    reports = []
+    for ev in evals:
+        reference = top_k(index, ev.old, k, distance)
+        own = figures(reference, reference, ev.labels)
+        report = SetReport(ev.name, len(ev.new), ev.labelled, own.recall, None)
+        if ev.new.shape[1] == index.shape[1]:
+            report.no_map = figures(top_k(index, ev.new, k, distance), reference, ev.labels)
+        for m in maps:
+            report.maps[m.kind] = figures(
+                top_k(index, m.apply(ev.new), k, distance), reference, ev.labels
+            )
+        reports.append(report)
+    return reports
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a map clears the floor, and the sentence saying why or why not."""
+
+    passed: bool
+    reasons: list[str]
+
+
+def judge(chosen: str, reports: Sequence[SetReport], min_recall_ratio: float) -> Verdict:
+    """The floor: better top-k overlap than no map on every set, and recall@k against
+    labels of at least `min_recall_ratio` of the old vectors' own recall (on the golden
+    queries when they carry labels, else on the held-out pairs)."""
+    reasons: list[str] = []
+    passed = True
+    for report in reports:
+        mine = report.maps[chosen]
+        baseline = report.no_map.overlap if report.no_map is not None else 0.0
+        if mine.overlap <= baseline:
+            passed = False
+            reasons.append(
+                f"{report.name}: top-k overlap {mine.overlap:.3f} is not above no map's "
+                f"{baseline:.3f}"
+            )
+    labelled = [r for r in reports if r.labelled and r.name != "pairs"] or [
+        r for r in reports if r.labelled
+    ]
+    for report in labelled[:1]:
+        mine = report.maps[chosen]
+        floor = min_recall_ratio * report.reference_recall
+        if mine.recall < floor:
+            passed = False
+            reasons.append(
+                f"{report.name}: recall@k {mine.recall:.3f} is below {min_recall_ratio:.0%} of "
+                f"the old version's own {report.reference_recall:.3f} ({floor:.3f})"
+            )
+    return Verdict(passed, reasons)
+
+
+@dataclass
+class Training:
+    """A finished training: the chosen map, every set's figures, the verdict."""
+
+    chosen: LinearMap
+    pairs_total: int
+    fit_pairs: int
+    held_out: int
+    reports: list[SetReport]
+    verdict: Verdict
+
+
+def split(
+    n: int, holdout: float, fit_share: float, seed: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(fit rows, held-out rows) of `n` pairs: a seeded shuffle, held-out share first.
+
+    `fit_share` is a share of all `n` pairs (0: every pair not held out)."""
+    order = np.random.default_rng(seed).permutation(n)
+    held = max(1, round(n * holdout))
+    rest = order[held:]
+    if fit_share > 0:
+        rest = rest[: max(2, round(n * fit_share))]
+    return rest.astype(np.int64), order[:held].astype(np.int64)
+
+
+def train(
+    new: Matrix,
+    old: Matrix,
+    pair_rows: NDArray[np.int64],
+    index: Matrix,
+    distance: str,
+    *,
+    queries: EvalSet | None = None,
+    k: int = 10,
+    holdout: float = 0.2,
+    fit_share: float = 0.0,
+    seed: int = 0,
+    min_recall_ratio: float = 0.95,
+) -> Training:
+    """Fit every candidate on paired vectors, judge them, choose the best.
+
+    `new[i]` and `old[i]` are the same point under both versions; `pair_rows[i]` is
+    that point's row in `index` (every vector of the old version's partition). The map
+    with the best held-out-pair overlap is chosen.
+    """
+    fit, held = split(len(new), holdout, fit_share, seed)
+    maps = candidates(new[fit], old[fit])
+    pairs = EvalSet("pairs", new[held], old[held], [{int(pair_rows[i])} for i in held])
+    evals = [pairs] if queries is None else [pairs, queries]
+    reports = evaluate(index, distance, k, maps, evals)
+    best = max(maps, key=lambda m: reports[0].maps[m.kind].overlap)
+    verdict = judge(best.kind, reports, min_recall_ratio)
+    return Training(best, len(new), len(fit), len(held), reports, verdict)

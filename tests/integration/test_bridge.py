@@ -1,0 +1,249 @@
+"""The cross-version query bridge end to end, on real embeddings and a real `vecgate serve`.
+
+minilm@2 (the fine-tuned MiniLM) queries answered from the minilm@1 index through a
+map trained on the points present under both; mpnet@1 (768-d) into minilm@1 (384-d)
+with too few pairs, refused by the floor.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+import pytest
+from qdrant_client import models
+from qdrant_client.grpc import points_pb2 as ppb
+
+from proxy.admin.generated import admin_pb2, admin_pb2_grpc
+from proxy.config import hash_key
+from tests.gatewayproc import GatewayProcess
+from tests.integration.test_migrate_cli import ok, reason, vecgate
+
+DATA = Path(__file__).parent.parent / "data"
+V1, V2, MPNET = "minilm@1", "minilm@2", "mpnet@1"
+ADMIN_KEY = "adm"  # the CLI helpers of test_migrate_cli send this one
+META = (("api-key", ADMIN_KEY),)
+CONFIG = f'[[keys]]\nname = "ops"\nsha256 = "{hash_key(ADMIN_KEY)}"\nrole = "admin"\n'
+PAIRED = 800  # points of the slice written under minilm@2 too (a backfill under way)
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """One gateway for the module, embedded engine, with the admin key."""
+    proc = GatewayProcess(tmp_path_factory.mktemp("gw") / "data", CONFIG).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def admin(gw: GatewayProcess) -> Iterator[Any]:
+    """A raw stub of vecgate's admin API."""
+    with grpc.insecure_channel(f"127.0.0.1:{gw.grpc_port}") as channel:
+        yield admin_pb2_grpc.AdminStub(channel)  # type: ignore[no-untyped-call]
+
+
+def _fill(gw: GatewayProcess, name: str, identity: str, ids: Any, vectors: np.ndarray) -> None:
+    client = gw.client(identity)
+    client.create_collection(
+        name, vectors_config=models.VectorParams(size=vectors.shape[1], distance="Cosine")
+    )
+    for start in range(0, len(ids), 256):
+        client.upsert(
+            name,
+            [
+                models.PointStruct(id=int(i), vector=v.tolist())
+                for i, v in zip(ids[start : start + 256], vectors[start : start + 256], strict=True)
+            ],
+        )
+
+
+def _golden(emb: dict[str, np.ndarray], from_key: str) -> list[Any]:
+    """The slice's 100 queries under both versions, labelled with their source passage."""
+    return [
+        admin_pb2.BridgeQuery(
+            from_vector=emb[from_key][i].tolist(),
+            to_vector=emb["query_minilm"][i].tolist(),
+            relevant_ids=[str(int(emb["query_source_doc"][i]))],
+        )
+        for i in range(len(emb["query_minilm"]))
+    ]
+
+
+def _refusal(call: Any) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    return info.value
+
+
+def _metric(gw: GatewayProcess, line_start: str) -> float:
+    url = f"http://127.0.0.1:{gw.http_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        text = reply.read().decode()
+    for line in text.splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_bridged_query_is_the_map_applied_by_hand(
+    gw: GatewayProcess, admin: Any, embeddings: dict[str, np.ndarray]
+) -> None:
+    """Trained on the pairs, enabled, a minilm@2 query with no minilm@2 index is answered
+    from minilm@1 exactly as the exported map applied in numpy; disabled, it is refused."""
+    ids = embeddings["corpus_ids"]
+    _fill(gw, "docs", V1, ids, embeddings["corpus_minilm"])
+    _fill(gw, "docs", V2, ids[:PAIRED], embeddings["corpus_minilm_ft"][:PAIRED])
+    view = admin.TrainBridge(
+        admin_pb2.TrainBridgeRequest(
+            collection="docs",
+            from_version=V2,
+            to_version=V1,
+            queries=_golden(embeddings, "query_minilm_ft"),
+        ),
+        metadata=META,
+        timeout=120,
+    )
+    assert (view.pairs, view.held_out, view.version, view.enabled) == (PAIRED, 160, 1, False)
+    pairs, queries = view.sets
+    assert (pairs.name, queries.name, queries.labelled) == ("pairs", "queries", 100)
+    chosen = queries.maps[view.kind]
+    print(f"\nqueries: no map {queries.no_map.overlap:.3f}, {view.kind} {chosen.overlap:.3f}")
+    assert chosen.overlap > queries.no_map.overlap
+    assert view.passed, view.floor_reasons
+
+    # The minilm@2 index goes: only the bridge can answer minilm@2 queries now.
+    gw.client(V2).delete_collection("docs")
+    query = embeddings["query_minilm_ft"][0]
+    v2 = gw.client(V2)
+    before = _refusal(lambda: v2.query_points("docs", query=query.tolist(), limit=10))
+    assert before.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "has no index built by minilm@2" in (before.details() or "")
+
+    admin.EnableBridge(
+        admin_pb2.EnableBridgeRequest(collection="docs", from_version=V2, to_version=V1),
+        metadata=META,
+        timeout=30,
+    )
+    exported = admin.ExportBridge(
+        admin_pb2.ExportBridgeRequest(collection="docs", from_version=V2), metadata=META, timeout=30
+    )
+    weights = np.frombuffer(exported.weights, "<f4").reshape(384, 384)
+    bias = np.frombuffer(exported.bias, "<f4")
+    by_hand = (query.astype(np.float32) @ weights + bias).astype(np.float32)
+    expected = gw.client(V1).query_points("docs", query=by_hand.tolist(), limit=10).points
+    bridged = v2.query_points("docs", query=query.tolist(), limit=10).points
+    assert [p.id for p in bridged] == [p.id for p in expected]
+    assert [p.score for p in bridged] == pytest.approx([p.score for p in expected], abs=1e-6)
+    assert all(p.payload["embedding_version"] == "1" for p in bridged)
+
+    # The trailer says so; a batch of two is mapped too.
+    request = ppb.QueryPoints(collection_name="docs", limit=10)
+    request.query.nearest.dense.data.extend(query.tolist())
+    reply, call = v2.grpc_points.Query.with_call(
+        request, metadata=(("x-embedding-model", V2),), timeout=10
+    )
+    assert [p.id.num for p in reply.result] == [p.id for p in expected]
+    trailers = dict(call.trailing_metadata() or ())
+    assert trailers["vecgate-bridged"] == f"{V2}->{V1} v1 ({view.kind})"
+    second = embeddings["query_minilm_ft"][1]
+    batch = v2.query_batch_points(
+        "docs",
+        [models.QueryRequest(query=q.tolist(), limit=5) for q in (query, second)],
+    )
+    assert [p.id for p in batch[0].points] == [p.id for p in expected[:5]]
+
+    # Inspection and metrics record it.
+    records = list(
+        admin.InspectRequests(
+            admin_pb2.InspectRequest(collection="docs", model=V1), metadata=META, timeout=10
+        )
+    )
+    bridged_records = [r for r in records if r.decision == "bridged"]
+    assert len(bridged_records) == 3
+    assert bridged_records[-1].bridge == f"{V2}->{V1} v1 ({view.kind})"
+    assert _metric(gw, 'vecgate_bridged_queries_total{collection="docs"') == 3
+
+    # Disabled: refused as before, at once.
+    admin.DisableBridge(
+        admin_pb2.DisableBridgeRequest(collection="docs", from_version=V2),
+        metadata=META,
+        timeout=30,
+    )
+    after = _refusal(lambda: v2.query_points("docs", query=query.tolist(), limit=10))
+    assert after.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert after.details() == before.details()
+
+
+def test_enable_is_refused_below_the_floor_with_the_figures(
+    gw: GatewayProcess, admin: Any, embeddings: dict[str, np.ndarray]
+) -> None:
+    """mpnet (768-d) into MiniLM (384-d) fitted on 30 pairs: below the floor, refused."""
+    with np.load(DATA / "bridge.npz") as data:
+        mpnet_ids, mpnet = data["corpus_ids"], data["corpus_mpnet"]
+    ids = embeddings["corpus_ids"]
+    _fill(gw, "wide", V1, ids, embeddings["corpus_minilm"])
+    _fill(gw, "wide", MPNET, mpnet_ids, mpnet)
+    golden = Path(gw.data_dir.parent / "golden.jsonl")
+    golden.write_text(
+        "\n".join(json.dumps(admin_pb2_to_dict(q)) for q in _golden(embeddings, "query_mpnet"))
+    )
+    trained = vecgate(
+        gw, "bridge", "train", "wide", "--from", MPNET, "--to", V1,
+        "--fit-share", "0.05", "--queries", str(golden), "--json",
+    )  # fmt: skip
+    view = json.loads(ok(trained))
+    assert (view["dimension_in"], view["dimension_out"], view["fit_pairs"]) == (768, 384, 30)
+    assert view["passed"] is False
+    queries = view["sets"][1]
+    assert queries["comparable"] is False  # 768-d queries cannot even reach a 384-d index
+    line = reason(vecgate(gw, "bridge", "enable", "wide", "--from", MPNET), 1)
+    assert "below the floor" in line
+    assert "recall@k" in line
+    assert f"{V1}'s own recall" in line
+    shown = json.loads(ok(vecgate(gw, "bridge", "show", "wide", "--json")))
+    assert [b["state"] for b in shown["bridges"]] == ["disabled"]
+
+
+def admin_pb2_to_dict(query: Any) -> dict[str, Any]:
+    """A BridgeQuery as a line of the --queries file."""
+    return {
+        "from_vector": list(query.from_vector),
+        "to_vector": list(query.to_vector),
+        "relevant_ids": list(query.relevant_ids),
+    }
+
+
+def test_retiring_a_partition_drops_its_bridges(
+    gw: GatewayProcess, admin: Any, embeddings: dict[str, np.ndarray]
+) -> None:
+    """A migration minilm@1 -> minilm@2 with a bridge back into minilm@1: retire drops it."""
+    ids = embeddings["corpus_ids"][:300]
+    _fill(gw, "mig", V1, ids, embeddings["corpus_minilm"][:300])
+    admin.StartMigration(
+        admin_pb2.StartMigrationRequest(collection="mig", to=V2, dimension=384, distance="Cosine"),
+        metadata=META,
+        timeout=30,
+    )
+    gw.client(V2).upsert(
+        "mig",
+        [
+            models.PointStruct(id=int(i), vector=v.tolist())
+            for i, v in zip(ids, embeddings["corpus_minilm_ft"][:300], strict=True)
+        ],
+    )
+    admin.TrainBridge(
+        admin_pb2.TrainBridgeRequest(collection="mig", from_version=V2, to_version=V1),
+        metadata=META,
+        timeout=120,
+    )
+    listed = admin.ListBridges(admin_pb2.ListBridgesRequest(collection="mig"), metadata=META)
+    assert [b.state for b in listed.bridges] == ["disabled"]
+    admin.Cutover(admin_pb2.CutoverRequest(collection="mig"), metadata=META, timeout=30)
+    admin.Retire(admin_pb2.RetireRequest(collection="mig"), metadata=META, timeout=30)
+    listed = admin.ListBridges(admin_pb2.ListBridgesRequest(collection="mig"), metadata=META)
+    assert list(listed.bridges) == []
