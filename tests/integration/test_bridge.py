@@ -8,6 +8,7 @@ with too few pairs, refused by the floor.
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from proxy.admin.generated import admin_pb2, admin_pb2_grpc
 from proxy.config import hash_key
 from tests.gatewayproc import GatewayProcess
 from tests.integration.test_migrate_cli import ok, reason, vecgate
+from tests.upstream import UpstreamProcess
 
 DATA = Path(__file__).parent.parent / "data"
 V1, V2, MPNET = "minilm@1", "minilm@2", "mpnet@1"
@@ -247,3 +249,70 @@ def test_retiring_a_partition_drops_its_bridges(
     admin.Retire(admin_pb2.RetireRequest(collection="mig"), metadata=META, timeout=30)
     listed = admin.ListBridges(admin_pb2.ListBridgesRequest(collection="mig"), metadata=META)
     assert list(listed.bridges) == []
+
+
+def _eventually(check: Any, seconds: float = 2.0) -> Any:
+    """`check()`'s first truthy value within `seconds` (the replicas' 2 s promise)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def test_a_bridge_enabled_through_one_replica_is_honoured_by_the_other(
+    tmp_path: Path, embeddings: dict[str, np.ndarray]
+) -> None:
+    """Two gateways on one Qdrant-protocol upstream: a bridge trained and enabled through
+    A answers through B with the same neighbours as A; disabled through A, B refuses."""
+    upstream = UpstreamProcess(tmp_path / "upstream").start()
+    a = GatewayProcess(tmp_path / "a", CONFIG, "--backend", upstream.url).start()
+    b = GatewayProcess(tmp_path / "b", CONFIG, "--backend", upstream.url).start()
+    try:
+        ids = embeddings["corpus_ids"][:400]
+        _fill(a, "shared", V1, ids, embeddings["corpus_minilm"][:400])
+        _fill(a, "shared", V2, ids, embeddings["corpus_minilm_ft"][:400])
+        query = embeddings["query_minilm_ft"][2].tolist()
+        on_b = b.client(V2)
+        native = on_b.query_points("shared", query=query, limit=10).points
+        assert all(p.payload["embedding_version"] == "2" for p in native)  # no bridge yet
+        with grpc.insecure_channel(f"127.0.0.1:{a.grpc_port}") as channel:
+            admin_a = admin_pb2_grpc.AdminStub(channel)  # type: ignore[no-untyped-call]
+            view = admin_a.TrainBridge(
+                admin_pb2.TrainBridgeRequest(collection="shared", from_version=V2, to_version=V1),
+                metadata=META,
+                timeout=120,
+            )
+            assert view.passed, view.floor_reasons
+            admin_a.EnableBridge(
+                admin_pb2.EnableBridgeRequest(collection="shared", from_version=V2),
+                metadata=META,
+                timeout=30,
+            )
+            through_a = a.client(V2).query_points("shared", query=query, limit=10).points
+            assert all(p.payload["embedding_version"] == "1" for p in through_a)
+
+            def bridged_on_b() -> list[Any]:
+                points = on_b.query_points("shared", query=query, limit=10).points
+                return points if points[0].payload["embedding_version"] == "1" else []
+
+            through_b = _eventually(bridged_on_b)
+            assert [p.id for p in through_b] == [p.id for p in through_a]
+            assert [p.score for p in through_b] == pytest.approx([p.score for p in through_a])
+
+            admin_a.DisableBridge(
+                admin_pb2.DisableBridgeRequest(collection="shared", from_version=V2),
+                metadata=META,
+                timeout=30,
+            )
+
+            def native_on_b() -> bool:
+                points = on_b.query_points("shared", query=query, limit=10).points
+                return points[0].payload["embedding_version"] == "2"
+
+            assert _eventually(native_on_b)
+    finally:
+        b.stop()
+        a.stop()
+        upstream.stop()
