@@ -110,7 +110,7 @@ class Telemetry:
         vectors, dimension = vector_counts(env)
         if self.tracing is not None:
             span, token = handle
-            sampled = span.is_recording()
+            sampled = span.sampled
             attributes: dict[str, Any] = {}
             if sampled:
                 attributes = {
