@@ -244,15 +244,16 @@ class Tracing:
 
 
 class BackendSpan:
-    """``async with``: a span current for the duration of one backend call; a
-    `VecgateError` sets its status code (and ERROR for a server fault), then propagates."""
+    """``with`` (a plain context manager: no coroutines per call): a span current for the
+    duration of one backend call; a `VecgateError` sets its status code (and ERROR for a
+    server fault), then propagates."""
 
     __slots__ = ("context", "method", "parent", "partition", "start", "token", "tracing")
 
     def __init__(self, tracing: Tracing, method: str, partition: str | None) -> None:
         self.tracing, self.method, self.partition = tracing, method, partition
 
-    async def __aenter__(self) -> SpanContext:
+    def __enter__(self) -> SpanContext:
         parent = CURRENT.get()
         if parent is None:  # outside a request: a root span of its own
             trace_id = _new_id(128)
@@ -267,9 +268,7 @@ class BackendSpan:
         self.token = CURRENT.set(context)
         return context
 
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, _: Any
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
         context = self.context
         try:
             if context.trace_flags.sampled:
