@@ -87,10 +87,6 @@ class ServerSpan:
         """Whether the span will be exported."""
         return self.context.trace_flags.sampled
 
-    def is_recording(self) -> bool:
-        """The SDK's name for `sampled`."""
-        return self.context.trace_flags.sampled
-
 
 class Tracing:
     """vecgate's spans, exported over OTLP gRPC through the SDK's batch processor."""
