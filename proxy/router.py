@@ -51,7 +51,7 @@ class Router:
         if kind is Kind.CATALOG:
             if self.telemetry is None:
                 return await self.catalog.handle(env)
-            async with self.telemetry.backend_call(env.op.method, None):
+            with self.telemetry.backend_call(env.op.method, None):
                 return await self.catalog.handle(env)
         return await self._forward(env)
 
@@ -71,7 +71,7 @@ class Router:
         try:
             if self.telemetry is None:
                 return await self.backend.handle(op.method, request, timeout=timeout)
-            async with self.telemetry.backend_call(op.method, partition.physical):
+            with self.telemetry.backend_call(op.method, partition.physical):
                 return await self.backend.handle(op.method, request, timeout=timeout)
         except VecgateError as exc:
             exc.message = exc.message.replace(partition.physical, partition.logical)

@@ -99,8 +99,10 @@ class GatewayProcess:
         lines = self.log_file.read_text().splitlines() if self.log_file else list(self.log_lines)
         out = []
         for line in lines:
-            if line.startswith("{") and '"event": "request"' in line:
-                out.append(json.loads(line))
+            if line.startswith("{") and '"request"' in line:
+                record = json.loads(line)
+                if record.get("event") == "request":
+                    out.append(record)
         return out
 
     def client(self, identity: str | None = None, **kwargs: Any) -> QdrantClient:

@@ -12,13 +12,13 @@ or a fresh random one, so logs and `vecgate inspect` still correlate.
 from __future__ import annotations
 
 import time
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import grpc
-import structlog
 
 from proxy.filters.deprecation import utc_today
+from proxy.logs import log_request
 from proxy.telemetry.inspection import Inspection, RequestRecord
 from proxy.telemetry.metrics import Metrics
 from proxy.telemetry.propagation import (
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from proxy.models import ModelRegistry
     from proxy.telemetry.tracing import Tracing
 
-log = structlog.get_logger("vecgate.request")
 OTHER_IDENTITY = "other"
 
 
@@ -92,8 +91,8 @@ class Telemetry:
         env.trace_id, env.span_id = new_ids(env.metadata.get(TRACEPARENT))
         return set_passthrough(env.metadata)
 
-    def backend_call(self, method: str, partition: str | None) -> AbstractAsyncContextManager[Any]:
-        """The child span around a backend call (a no-op without tracing)."""
+    def backend_call(self, method: str, partition: str | None) -> AbstractContextManager[Any]:
+        """The child span around a backend call, for ``with`` (a no-op without tracing)."""
         if self.tracing is None:
             return _NOTHING
         return self.tracing.backend_span(method, partition)
@@ -115,7 +114,7 @@ class Telemetry:
             bridge = bridge_text(env.bridge)
         if self.tracing is not None:
             span, token = handle
-            sampled = span.is_recording()
+            sampled = span.sampled
             attributes: dict[str, Any] = {}
             if sampled:
                 attributes = {
@@ -152,23 +151,24 @@ class Telemetry:
             self.metrics.bridged.labels(logical, record.source, record.target).inc()
         latency_ms = round(seconds * 1000, 3)
         if self.log_requests:
-            log.info(
-                "request",
-                method=env.op.label,
-                collection=env.collection,
-                partition=partition or None,
-                identity=identity or None,
-                identity_source=env.claim.source,
-                decision=env.decision,
-                reason=env.reason,
-                bridge=bridge or None,
-                status=code.name,
-                points=env.points or None,
-                latency_ms=latency_ms,
-                policy_ms=round(env.policy_seconds * 1000, 3),
-                backend_ms=round(env.backend_seconds * 1000, 3),
-                trace_id=env.trace_id,
-                span_id=env.span_id,
+            log_request(
+                {
+                    "method": env.op.label,
+                    "collection": env.collection,
+                    "partition": partition or None,
+                    "identity": identity or None,
+                    "identity_source": env.claim.source,
+                    "decision": env.decision,
+                    "reason": env.reason,
+                    "bridge": bridge or None,
+                    "status": code.name,
+                    "points": env.points or None,
+                    "latency_ms": latency_ms,
+                    "policy_ms": round(env.policy_seconds * 1000, 3),
+                    "backend_ms": round(env.backend_seconds * 1000, 3),
+                    "trace_id": env.trace_id,
+                    "span_id": env.span_id,
+                }
             )
         inspection = self.inspection
         if inspection.wanted:
@@ -231,9 +231,4 @@ def _model_attributes(identity: str) -> dict[str, str]:
     return {"vecgate.model": model, "vecgate.version": version}
 
 
-class _Nothing(AbstractAsyncContextManager[None]):
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
-_NOTHING = _Nothing()
+_NOTHING: AbstractContextManager[None] = nullcontext()

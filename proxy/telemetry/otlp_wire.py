@@ -2,7 +2,7 @@
 
 The stock encoder builds a protobuf object per span, attribute and value in
 Python (~55-75 µs per span here, the largest part of tracing's cost). vecgate's
-spans are simple — scalar attributes, no events, links or trace state, one
+spans are simple — scalar attributes, no events or links, one
 resource and one scope — so they are written straight in protobuf wire format
 (~10 µs) and parsed once, in C, into the request the exporter sends. Any batch
 outside that shape goes through the stock encoder unchanged. A unit test holds
@@ -19,6 +19,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, Status
 
 _PACK_Q = struct.Struct("<Q").pack
 _PACK_D = struct.Struct("<d").pack
@@ -80,41 +81,58 @@ def _attributes(tag: int, attributes: Any) -> bytes | None:
     return b"".join(out)
 
 
+#: Encoded name-and-kind fields by (name, kind) (vecgate's span names repeat).
+_NAMES: dict[tuple[str, SpanKind], bytes] = {}
+_UNSET_STATUS = b"\x7a\x00"  # an empty Status: code unset, no message
+_TIMES = struct.Struct("<BQBQ")  # start (field 7) and end (field 8), fixed64
+
+
+def _name_and_kind(name: str, kind: SpanKind) -> bytes:
+    key = (name, kind)
+    encoded = _NAMES.get(key)
+    if encoded is None:
+        encoded = _field(0x2A, name.encode()) + b"\x30" + _varint(kind.value + 1)
+        if len(_NAMES) >= _PAIRS_LIMIT:
+            _NAMES.clear()
+        _NAMES[key] = encoded
+    return encoded
+
+
+def _status(status: Status) -> bytes:
+    code = status.status_code.value
+    message = status.description
+    if not code and not message:
+        return _UNSET_STATUS
+    return _field(
+        0x7A,
+        (_field(0x12, message.encode()) if message else b"")
+        + (b"\x18" + _varint(code) if code else b""),
+    )
+
+
 def _span(span: ReadableSpan) -> bytes | None:
     context = span.context
-    if context is None or span.events or span.links or context.trace_state:
+    if context is None or span.events or span.links:
         return None
     attributes = _attributes(0x4A, span.attributes or {})
     if attributes is None:
         return None
     parent = span.parent
-    status = span.status
-    message = status.description
-    out = [
-        b"\x0a\x10",
-        context.trace_id.to_bytes(16, "big"),
-        b"\x12\x08",
-        context.span_id.to_bytes(8, "big"),
-    ]
+    out = [b"\x0a\x10", context.trace_id.to_bytes(16, "big"), b"\x12\x08"]
+    out.append(context.span_id.to_bytes(8, "big"))
+    if context.trace_state:
+        state = ",".join(f"{key}={value}" for key, value in context.trace_state.items())
+        out.append(_field(0x1A, state.encode()))
     if parent is not None:
         out += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
     out += (
-        _field(0x2A, span.name.encode()),
-        b"\x30" + _varint(span.kind.value + 1),
-        b"\x39" + _PACK_Q(span.start_time or 0),
-        b"\x41" + _PACK_Q(span.end_time or 0),
+        _name_and_kind(span.name, span.kind),
+        _TIMES.pack(0x39, span.start_time or 0, 0x41, span.end_time or 0),
         attributes,
     )
     if span.dropped_attributes:
         out.append(b"\x50" + _varint(span.dropped_attributes))
-    code = status.status_code.value
-    out.append(
-        _field(
-            0x7A,
-            (_field(0x12, message.encode()) if message else b"")
-            + (b"\x18" + _varint(code) if code else b""),
-        )
-    )
+    out.append(_status(span.status))
     out.append(_FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS)
     return b"".join(out)
 

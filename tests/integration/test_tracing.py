@@ -173,7 +173,7 @@ def test_trace_headers_name_the_backend_span_or_pass_the_client_through(receiver
     async def one_request(telemetry: Telemetry) -> tuple[Envelope, dict[str, str]]:
         env = Envelope(op, None, dict(client))
         handle = telemetry.begin(env)
-        async with telemetry.backend_call(op.method, "vg__docs"):
+        with telemetry.backend_call(op.method, "vg__docs"):
             seen = trace_headers()
         env.decision = "routed"
         telemetry.finish(env, None, handle)

@@ -13,6 +13,7 @@ from opentelemetry.trace import (
     Status,
     StatusCode,
     TraceFlags,
+    TraceState,
     set_span_in_context,
 )
 
@@ -35,7 +36,13 @@ def make_spans(**extra) -> list[ReadableSpan]:
     tracer = provider.get_tracer("vecgate", "0.1.0")
     remote = set_span_in_context(
         NonRecordingSpan(
-            SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0xF067AA0BA902B7, True, TraceFlags(1))
+            SpanContext(
+                0x4BF92F3577B34DA6A3CE929D0E0E4736,
+                0xF067AA0BA902B7,
+                True,
+                TraceFlags(1),
+                TraceState([("vendor", "1"), ("other", "x-y")]),
+            )
         )
     )
     attributes = {
