@@ -39,7 +39,7 @@ SETTINGS = DriftSettings()
 
 
 def run_stream(
-    rows: np.ndarray, seed: int, reupsert: tuple[list[str], list[bytes]] | None = None
+    rows: np.ndarray, seed: int, reupsert: tuple[list[str], list[int]] | None = None
 ) -> tuple[int | None, str]:
     """Vector count at the first alarm (None: never) and the verdict then."""
     stats = PartitionStats(rows.shape[1], SETTINGS, seed=seed)

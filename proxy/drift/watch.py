@@ -25,7 +25,7 @@ import structlog
 
 from proxy.config import DriftConfig
 from proxy.drift.fingerprints import FingerprintBook
-from proxy.drift.reupsert import ReupsertCheck, content_hash
+from proxy.drift.reupsert import PointKey, ReupsertCheck, content_hash
 from proxy.drift.stats import DriftSettings, PartitionStats, Scores
 from proxy.drift.verdict import Verdict, judge
 from proxy.envelope import Envelope
@@ -124,11 +124,13 @@ class DriftWatch:
     # -- background ---------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Drain the queue until cancelled."""
+        """Drain the queue until cancelled; a due scoring runs in a worker thread."""
         while True:
             partition, points = await self.queue.get()
             try:
-                self.process(partition, points)
+                due = self.process(partition, points)
+                if due is not None:
+                    await self.score(due)
             except Exception:  # a bug must not stop the watch; it is logged and counted
                 self.counters.failed += 1
                 log.exception("drift watch failed on a batch", partition=partition.physical)
@@ -139,15 +141,21 @@ class DriftWatch:
         while self.queue.qsize():
             await asyncio.sleep(0.01)
 
-    def process(self, partition: Partition, points: list[Any], now: float | None = None) -> None:
-        """Update one partition's statistics with a written batch; score when due."""
+    def process(
+        self, partition: Partition, points: list[Any], now: float | None = None
+    ) -> Watched | None:
+        """Update one partition's statistics with a written batch.
+
+        Returns the partition when a scoring is due (the caller runs `score`): at most
+        one per `score_interval_seconds`, and only when vectors came in since the last.
+        """
         spec = partition.vectors.get("")
         if spec is None or spec.size is None or spec.multivector:
-            return
+            return None
         watched = self._watched(partition, spec.size)
         if watched is None:
             self.counters.unwatched += 1
-            return
+            return None
         rows = packed_matrix([p.vectors.vector.dense for p in points], spec.size)
         if rows is None:  # some points are named, sparse or multi: keep the dense ones
             keep = [
@@ -161,7 +169,7 @@ class DriftWatch:
             points = keep
             rows = packed_matrix([p.vectors.vector.dense for p in points], spec.size)
             if rows is None or not len(rows):
-                return
+                return None
         stats = watched.stats
         if watched.reupserts is not None:
             self._reupserts(watched.reupserts, points, rows, stats.count)
@@ -171,9 +179,17 @@ class DriftWatch:
         due = now - watched.last_scored_at >= self.config.score_interval_seconds
         if stats.ready and due and stats.count > watched.last_scored_count:
             watched.last_scored_at, watched.last_scored_count = now, stats.count
-            scores = stats.score(now)
-            if scores is not None:
-                self._alarm(watched, scores)
+            return watched
+        return None
+
+    async def score(self, watched: Watched) -> None:
+        """Score a partition off the event loop; keep the result unless it was re-pinned."""
+        stats = watched.stats
+        started = stats.reference_started
+        scores = await asyncio.to_thread(stats.evaluate, watched.last_scored_at)
+        if scores is not None and stats.reference_started == started:
+            stats.record(scores)
+            self._alarm(watched, scores)
 
     def _watched(self, partition: Partition, dim: int) -> Watched | None:
         watched = self.watched.get(partition.physical)
@@ -196,14 +212,8 @@ class DriftWatch:
 
     def _reupserts(self, check: ReupsertCheck, points: list[Any], rows: Any, count: int) -> None:
         field_name = self.config.text_field
-        ids: list[str] = []
-        hashes: list[bytes | None] = []
-        for point in points:
-            point_id = point.id
-            ids.append(point_id.uuid or str(point_id.num))
-            value = point.payload.get(field_name) if hasattr(point, "payload") else None
-            text = value.string_value if value is not None else ""
-            hashes.append(content_hash(text) if text else None)
+        ids: list[PointKey] = [p.id.uuid or p.id.num for p in points]
+        hashes = [_text_hash(p, field_name) for p in points]
         if any(h is not None for h in hashes):
             check.observe(ids, hashes, rows, count)
 
@@ -311,6 +321,14 @@ class DriftWatch:
             "failed": float(c.failed),
         }
         return out
+
+
+def _text_hash(point: Any, field_name: str) -> int | None:
+    """The content hash of a point's text field (None: no text, or no payload at all)."""
+    payload = getattr(point, "payload", None)
+    value = payload.get(field_name) if payload is not None else None
+    text = value.string_value if value is not None else ""
+    return content_hash(text) if text else None
 
 
 def _epoch(text: str) -> float:

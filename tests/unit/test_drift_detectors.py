@@ -112,7 +112,7 @@ def test_reupserts_tell_a_model_change_from_a_content_change(drift_data):
     mini, ft = drift_data["corpus_minilm"], drift_data["corpus_minilm_ft"]
     check = ReupsertCheck(384, capacity=64)
     ids = [str(i) for i in range(50)]
-    hashes: list[bytes | None] = [content_hash(f"text {i}") for i in range(50)]
+    hashes: list[int | None] = [content_hash(f"text {i}") for i in range(50)]
     check.observe(ids, hashes, mini[:50], 0)
     same = check.observe(ids[:10], hashes[:10], mini[:10], 50)
     changed = check.observe(ids[10:20], hashes[10:20], ft[10:20], 60)
