@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,10 @@ from proxy.registry import Partition
 from proxy.wire import packed_matrix
 
 log = structlog.get_logger("vecgate.drift")
+
+#: CPU seconds of credit the watch starts with and may save up (the reference window,
+#: its calibration and a first scoring fit in it).
+CPU_BURST_SECONDS = 0.1
 
 
 def settings_of(config: DriftConfig) -> DriftSettings:
@@ -71,7 +76,8 @@ class Counters:
     processed: int = 0
     vectors: int = 0
     unwatched: int = 0  # batches of partitions beyond max_partitions
-    skipped: int = 0  # batches passed over to stay under max_vectors_per_second
+    skipped: int = 0  # batches passed over to stay under max_vectors_per_second or cpu_share
+    cpu_seconds: float = 0.0  # the watch's own CPU time (intake and scoring)
     failed: int = 0
 
 
@@ -87,12 +93,33 @@ class DriftWatch:
 
     tokens: float = 0.0
     refilled: float = field(default_factory=time.monotonic)
+    credit: float = CPU_BURST_SECONDS  # CPU seconds the watch may still spend
+    process_cpu: float = field(default_factory=time.process_time)
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.config.queue_batches)
         self.tokens = self.config.max_vectors_per_second
 
     def _admit(self, vectors: int) -> bool:
+        """Both budgets: CPU (`cpu_share`) and vectors (`max_vectors_per_second`)."""
+        return self._afford() and self._take(vectors)
+
+    def _afford(self) -> bool:
+        """CPU bucket: credit grows by cpu_share of the process's CPU time since the last
+        look (capped at CPU_BURST_SECONDS) and the watch spends what it measures."""
+        share = self.config.cpu_share
+        if not share:
+            return True
+        now = time.process_time()
+        self.credit = min(CPU_BURST_SECONDS, self.credit + (now - self.process_cpu) * share)
+        self.process_cpu = now
+        return self.credit > 0.0
+
+    def _spend(self, seconds: float) -> None:
+        self.credit -= seconds
+        self.counters.cpu_seconds += seconds
+
+    def _take(self, vectors: int) -> bool:
         """Token bucket: at most max_vectors_per_second on average (one second of burst)."""
         rate = self.config.max_vectors_per_second
         if not rate:
@@ -128,7 +155,9 @@ class DriftWatch:
         while True:
             partition, points = await self.queue.get()
             try:
+                started = time.thread_time()
                 due = self.process(partition, points)
+                self._spend(time.thread_time() - started)
                 if due is not None:
                     await self.score(due)
             except Exception:  # a bug must not stop the watch; it is logged and counted
@@ -147,7 +176,9 @@ class DriftWatch:
         """Update one partition's statistics with a written batch.
 
         Returns the partition when a scoring is due (the caller runs `score`): at most
-        one per `score_interval_seconds`, and only when vectors came in since the last.
+        one per `score_interval_seconds` (`suspect_interval_seconds` while the centroid
+        distance, checked on every batch, is over its threshold and no alarm is up), and
+        only when vectors came in since the last.
         """
         spec = partition.vectors.get("")
         if spec is None or spec.size is None or spec.multivector:
@@ -176,8 +207,12 @@ class DriftWatch:
         stats.add(rows)
         self.counters.vectors += len(rows)
         now = time.time() if now is None else now
-        due = now - watched.last_scored_at >= self.config.score_interval_seconds
-        if stats.ready and due and stats.count > watched.last_scored_count:
+        if not stats.ready or stats.count <= watched.last_scored_count:
+            return None
+        interval = self.config.score_interval_seconds
+        if watched.alarm_since is None and stats.centroid_now() > stats.threshold:
+            interval = min(interval, self.config.suspect_interval_seconds)
+        if now - watched.last_scored_at >= interval:
             watched.last_scored_at, watched.last_scored_count = now, stats.count
             return watched
         return None
@@ -186,7 +221,8 @@ class DriftWatch:
         """Score a partition off the event loop; keep the result unless it was re-pinned."""
         stats = watched.stats
         started = stats.reference_started
-        scores = await asyncio.to_thread(stats.evaluate, watched.last_scored_at)
+        scores, seconds = await asyncio.to_thread(_timed, stats.evaluate, watched.last_scored_at)
+        self._spend(seconds)
         if scores is not None and stats.reference_started == started:
             stats.record(scores)
             self._alarm(watched, scores)
@@ -318,9 +354,17 @@ class DriftWatch:
             "vectors": float(c.vectors),
             "unwatched": float(c.unwatched),
             "skipped": float(c.skipped),
+            "cpu_seconds": c.cpu_seconds,
             "failed": float(c.failed),
         }
         return out
+
+
+def _timed(evaluate: Callable[[float], Scores | None], at: float) -> tuple[Scores | None, float]:
+    """Run a scoring in this (worker) thread; also say how much CPU it took."""
+    started = time.thread_time()
+    scores = evaluate(at)
+    return scores, time.thread_time() - started
 
 
 def _text_hash(point: Any, field_name: str) -> int | None:

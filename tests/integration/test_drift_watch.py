@@ -31,6 +31,7 @@ reference_size = 200
 window = 50
 score_interval_seconds = 0.0
 max_vectors_per_second = 0.0
+cpu_share = 0.0  # every batch watched and scored: these tests check the detector, not its budget
 [[keys]]
 name = "ops"
 sha256 = "{hash_key(ADMIN)}"
