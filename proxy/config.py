@@ -357,7 +357,7 @@ class DriftConfig(_Strict):
     #: of the process's: batches beyond are skipped and counted (0: no budget). Watching
     #: every vector costs ~10 % of upsert CPU (Python reads each point), so under heavy
     #: load the watch samples whole batches rather than slow the gateway.
-    cpu_share: float = Field(default=0.03, ge=0.0, le=1.0)
+    cpu_share: float = Field(default=0.02, ge=0.0, le=1.0)
     #: Written batches waiting for the watch; beyond, batches are dropped and counted.
     queue_batches: int = Field(default=1024, ge=1, le=1_000_000)
     #: Partitions watched per process; later ones are counted as unwatched.

@@ -65,8 +65,9 @@ class ReupsertCheck:
     dim: int
     capacity: int = 1024
     min_cosine: float = 0.99
-    slots: OrderedDict[PointKey, tuple[int, int]] = field(default_factory=OrderedDict)
+    slots: OrderedDict[PointKey, int] = field(default_factory=OrderedDict)  # id -> slot
     vectors: npt.NDArray[np.uint16] = field(init=False)  # bfloat16 bit patterns
+    digests: npt.NDArray[np.int64] = field(init=False)  # each slot's content hash
     written_at: npt.NDArray[np.int64] = field(init=False)  # vector count of each slot's write
     free: list[int] = field(init=False)
     outcomes: deque[Outcome] = field(default_factory=lambda: deque(maxlen=1000))
@@ -75,6 +76,7 @@ class ReupsertCheck:
 
     def __post_init__(self) -> None:
         self.vectors = np.zeros((self.capacity, self.dim), dtype=np.uint16)
+        self.digests = np.zeros(self.capacity, dtype=np.int64)
         self.written_at = np.zeros(self.capacity, dtype=np.int64)
         self.free = list(range(self.capacity - 1, -1, -1))
 
@@ -93,35 +95,43 @@ class ReupsertCheck:
         """Check and remember a batch; `hashes[i]` None: point i has no text to compare."""
         slots = self.slots
         found: list[Outcome] = []
-        taken: list[int] = []  # rows to store (in one assignment), and their slots
+        taken: list[int] = []  # rows to store (in one assignment), their slots and hashes
         where: list[int] = []
+        written: list[int] = []
         pending: set[int] = set()
         for i, (point_id, digest) in enumerate(zip(ids, hashes, strict=True)):
             if digest is None:
                 continue
             known = slots.pop(point_id, None)
             if known is None:
-                slot = self.free.pop() if self.free else slots.popitem(last=False)[1][1]
+                slot = self.free.pop() if self.free else slots.popitem(last=False)[1]
             else:
-                slot = known[1]
+                slot = known
             if slot in pending:  # the slot was written earlier in this batch: store that first
-                self._store(taken, where, rows, count)
-                taken, where, pending = [], [], set()
-            if known is not None and known[0] == digest:
+                self._store(taken, where, written, rows, count)
+                taken, where, written, pending = [], [], [], set()
+            if known is not None and self.digests[slot] == digest:
                 found.append(self._judge(slot, rows[i], count + i))
-            slots[point_id] = (digest, slot)
+            slots[point_id] = slot
             taken.append(i)
             where.append(slot)
+            written.append(digest)
             pending.add(slot)
-        self._store(taken, where, rows, count)
+        self._store(taken, where, written, rows, count)
         return found
 
     def _store(
-        self, taken: list[int], where: list[int], rows: npt.NDArray[np.float32], count: int
+        self,
+        taken: list[int],
+        where: list[int],
+        digests: list[int],
+        rows: npt.NDArray[np.float32],
+        count: int,
     ) -> None:
         if taken:
             self.vectors[where] = to_bfloat16(rows[taken])
             self.written_at[where] = count + np.asarray(taken)
+            self.digests[where] = digests
 
     def _judge(self, slot: int, row: npt.NDArray[np.float32], count: int) -> Outcome:
         old = from_bfloat16(self.vectors[slot])

@@ -36,9 +36,10 @@ from proxy.wire import packed_matrix
 
 log = structlog.get_logger("vecgate.drift")
 
-#: CPU seconds of credit the watch starts with and may save up (the reference window,
-#: its calibration and a first scoring fit in it).
-CPU_BURST_SECONDS = 0.1
+#: The watch may save up (and starts with) its CPU share of this many seconds of one
+#: core: 0.1 s at the default 2 %, where the reference window, its calibration and a
+#: first scoring fit.
+CPU_BURST_SECONDS = 5.0
 
 
 def settings_of(config: DriftConfig) -> DriftSettings:
@@ -93,12 +94,13 @@ class DriftWatch:
 
     tokens: float = 0.0
     refilled: float = field(default_factory=time.monotonic)
-    credit: float = CPU_BURST_SECONDS  # CPU seconds the watch may still spend
+    credit: float = 0.0  # CPU seconds the watch may still spend
     process_cpu: float = field(default_factory=time.process_time)
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.config.queue_batches)
         self.tokens = self.config.max_vectors_per_second
+        self.credit = self.config.cpu_share * CPU_BURST_SECONDS
 
     def _admit(self, vectors: int) -> bool:
         """Both budgets: CPU (`cpu_share`) and vectors (`max_vectors_per_second`)."""
@@ -106,12 +108,14 @@ class DriftWatch:
 
     def _afford(self) -> bool:
         """CPU bucket: credit grows by cpu_share of the process's CPU time since the last
-        look (capped at CPU_BURST_SECONDS) and the watch spends what it measures."""
+        look (capped at cpu_share x CPU_BURST_SECONDS); the watch spends what it measures
+        (thread CPU time of its intake and of its scorings)."""
         share = self.config.cpu_share
         if not share:
             return True
         now = time.process_time()
-        self.credit = min(CPU_BURST_SECONDS, self.credit + (now - self.process_cpu) * share)
+        burst = share * CPU_BURST_SECONDS
+        self.credit = min(burst, self.credit + (now - self.process_cpu) * share)
         self.process_cpu = now
         return self.credit > 0.0
 
