@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.drift import bench_drift, drift_table  # noqa: E402
+from bench.drift import stream as drift_stream  # noqa: E402
 from bench.remote import bench_remote, load_wide, remote_rows, remote_verdict  # noqa: E402
 from tests.gatewayproc import GatewayProcess  # noqa: E402
 
@@ -662,6 +663,12 @@ def main() -> int:
     )
     parser.add_argument("--remote-points", type=int, default=5_120)
     parser.add_argument("--milvus-points", type=int, default=4_096)
+    parser.add_argument(
+        "--drift-points",
+        type=int,
+        default=51_200,
+        help="points upserted to each drift gateway (long enough for a steady state)",
+    )
     args = parser.parse_args()
     if not (args.data / "corpus.npz").exists():
         print(
@@ -699,10 +706,13 @@ def main() -> int:
             results["milvus"] = bench_milvus(vectors, queries, work, progress)
             reports.append(milvus_table(results["milvus"], len(vectors)))
         if args.suite in ("all", "drift"):
-            vectors, _ = load(args.data, args.points, 1)
-            texts, _ = load_migration(args.data, len(vectors))
-            results["drift"] = bench_drift(vectors, texts, work, progress)
-            reports.append(drift_table(results["drift"], len(vectors)))
+            with np.load(args.data / "corpus.npz") as corpus:
+                minilm = corpus["minilm"].astype(np.float32)
+            texts, fine_tuned = load_migration(args.data, len(minilm))
+            requests = drift_stream(minilm, fine_tuned, texts, args.drift_points)
+            progress(f"drift: {len(requests)} upserts of 256 points")
+            results["drift"] = bench_drift(requests, minilm.shape[1], work, progress)
+            reports.append(drift_table(results["drift"]))
         if args.suite in ("all", "bridge"):
             from bench.bridge import bench_bridge, bridge_table
 

@@ -356,9 +356,17 @@ class DriftConfig(_Strict):
     mmd_alpha: float = Field(default=0.01, gt=0.0, le=1.0)
     #: At most one full scoring (MMD, KS, classifier) per partition this often (seconds).
     score_interval_seconds: float = Field(default=5.0, ge=0.0, le=3600.0)
+    #: ... but this soon while the (cheap, every batch) centroid distance is over its
+    #: threshold and no alarm is up, so a shift is confirmed or dismissed quickly.
+    suspect_interval_seconds: float = Field(default=1.0, ge=0.0, le=3600.0)
     #: Vectors per second the watch takes in (0: all); above, whole batches are skipped
     #: (counted), so the watch's CPU stays a small share of a busy gateway's.
     max_vectors_per_second: float = Field(default=1000.0, ge=0.0)
+    #: The watch's own CPU time (intake and scoring, measured) is held under this share
+    #: of the process's: batches beyond are skipped and counted (0: no budget). Watching
+    #: every vector costs ~10 % of upsert CPU (Python reads each point), so under heavy
+    #: load the watch samples whole batches rather than slow the gateway.
+    cpu_share: float = Field(default=0.02, ge=0.0, le=1.0)
     #: Written batches waiting for the watch; beyond, batches are dropped and counted.
     queue_batches: int = Field(default=1024, ge=1, le=1_000_000)
     #: Partitions watched per process; later ones are counted as unwatched.

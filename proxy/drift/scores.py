@@ -21,6 +21,9 @@ import numpy.typing as npt
 
 Matrix = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 
+#: Permutations per step of an early-stopping MMD test.
+PERMUTATION_CHUNK = 25
+
 
 def centroid_distance(reference_mean: npt.NDArray[np.float64], recent: Matrix) -> float:
     """1 - cos(reference mean, mean of `recent`); 0 for identical directions."""
@@ -37,12 +40,20 @@ def cosine_distance(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> f
 
 
 def mmd(
-    x: Matrix, y: Matrix, *, permutations: int = 200, rng: np.random.Generator | None = None
+    x: Matrix,
+    y: Matrix,
+    *,
+    permutations: int = 200,
+    rng: np.random.Generator | None = None,
+    alpha: float | None = None,
 ) -> tuple[float, float]:
     """Squared MMD (biased estimate, RBF kernel) and its permutation p-value.
 
     The bandwidth is the median pairwise squared distance of the pooled sample. The
-    p-value is (1 + #permuted statistics >= observed) / (1 + permutations).
+    p-value is (1 + #permuted statistics >= observed) / (1 + permutations). With
+    `alpha`, permutations run in chunks and stop as soon as the p-value cannot end
+    below `alpha` (the test's outcome at `alpha` is the same as with every
+    permutation); the p-value returned is then estimated from the permutations run.
     """
     rng = rng or np.random.default_rng(0)
     pooled = np.concatenate([x, y]).astype(np.float64)
@@ -52,27 +63,39 @@ def mmd(
     upper = d2[np.triu_indices(n + m, 1)]
     bandwidth = float(np.median(upper)) or 1.0
     kernel = np.exp(-d2 / bandwidth)
-    signs = np.empty((n + m, permutations + 1))
-    signs[:, 0] = np.r_[np.full(n, 1.0 / n), np.full(m, -1.0 / m)]
-    for p in range(1, permutations + 1):
-        signs[:, p] = signs[rng.permutation(n + m), 0]
-    stats = np.einsum("ip,ip->p", signs, kernel @ signs)
-    observed = float(stats[0])
-    p_value = (1.0 + float(np.sum(stats[1:] >= observed))) / (1.0 + permutations)
-    return observed, p_value
+    base = np.r_[np.full(n, 1.0 / n), np.full(m, -1.0 / m)]
+    observed = float(base @ kernel @ base)
+    # Stop once this many permuted statistics reach the observed one: p >= alpha then.
+    enough = math.inf if alpha is None else alpha * (1.0 + permutations) - 1.0
+    chunk = permutations if alpha is None else PERMUTATION_CHUNK
+    done = exceed = 0
+    while done < permutations:
+        k = min(chunk, permutations - done)
+        order = rng.permuted(np.tile(np.arange(n + m), (k, 1)), axis=1)
+        signs = base[order].T  # (n + m) x k, one permutation per column
+        stats = np.einsum("ip,ip->p", signs, kernel @ signs)
+        exceed += int(np.sum(stats >= observed))
+        done += k
+        if exceed >= enough:
+            break
+    return observed, (1.0 + exceed) / (1.0 + done)
 
 
 def drifted_share(x: Matrix, y: Matrix, *, alpha: float = 0.05) -> float:
-    """Share of components whose two-sample KS test rejects at `alpha` (asymptotic p)."""
+    """Share of components whose two-sample KS test rejects at `alpha` (asymptotic p).
+
+    Every component at once: sort the pooled sample per component, and the two
+    empirical CDFs are running counts of which sample each sorted value came from
+    (read at the last of equal values, as the CDFs are right-continuous).
+    """
     n, m = len(x), len(y)
-    xs, ys = np.sort(x, axis=0), np.sort(y, axis=0)
-    grid = np.concatenate([xs, ys])
-    cdf_x = np.empty_like(grid)
-    cdf_y = np.empty_like(grid)
-    for j in range(grid.shape[1]):
-        cdf_x[:, j] = np.searchsorted(xs[:, j], grid[:, j], side="right") / n
-        cdf_y[:, j] = np.searchsorted(ys[:, j], grid[:, j], side="right") / m
-    statistic = np.abs(cdf_x - cdf_y).max(axis=0)
+    pooled = np.concatenate([x, y]).T.copy()  # one row per component: sorts run along rows
+    order = np.argsort(pooled, axis=1)
+    from_x = order < n
+    gap = np.abs(np.cumsum(from_x, axis=1) / n - np.cumsum(~from_x, axis=1) / m)
+    ordered = np.take_along_axis(pooled, order, axis=1)
+    gap[:, :-1][ordered[:, 1:] == ordered[:, :-1]] = 0.0  # ties: read after the last copy
+    statistic = gap.max(axis=1)
     effective = math.sqrt(n * m / (n + m))
     p_values = _kolmogorov_sf((effective + 0.12 + 0.11 / effective) * statistic)
     return float(np.mean(p_values < alpha))
@@ -88,34 +111,37 @@ def _kolmogorov_sf(t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 
 def domain_auc(x: Matrix, y: Matrix, *, ridge: float = 1.0, seed: int = 0) -> float:
-    """Cross-fitted ROC AUC of a ridge linear classifier separating `x` (0) from `y` (1)."""
+    """Cross-fitted ROC AUC of a ridge linear classifier separating `x` (0) from `y` (1).
+
+    Solved in its dual form, (F Fᵀ + ridge I)⁻¹ on the training rows rather than
+    (Fᵀ F + ridge I)⁻¹ on the features: the same weights (Fᵀ(F Fᵀ + λI)⁻¹ =
+    (FᵀF + λI)⁻¹Fᵀ), a much smaller system when there are fewer rows than dimensions.
+    """
     rng = np.random.default_rng(seed)
     data = np.concatenate([x, y]).astype(np.float64)
+    features = np.c_[data, np.ones(len(data))]
     labels = np.r_[np.zeros(len(x)), np.ones(len(y))]
     order = rng.permutation(len(data))
     halves = (order[::2], order[1::2])
+    gram = features @ features.T
     scores = np.empty(len(data))
     for train, test in (halves, halves[::-1]):
-        features = np.c_[data[train], np.ones(len(train))]
         target = labels[train] * 2.0 - 1.0
-        gram = features.T @ features + ridge * np.eye(features.shape[1])
-        weights = np.linalg.solve(gram, features.T @ target)
-        scores[test] = np.c_[data[test], np.ones(len(test))] @ weights
+        inner = gram[np.ix_(train, train)] + ridge * np.eye(len(train))
+        scores[test] = gram[np.ix_(test, train)] @ np.linalg.solve(inner, target)
     return roc_auc(scores, labels)
 
 
 def roc_auc(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.float64]) -> float:
     """Area under the ROC curve (Mann-Whitney U with average ranks for ties)."""
     order = np.argsort(scores, kind="mergesort")
+    ordered = scores[order]
+    first = np.r_[True, ordered[1:] != ordered[:-1]]  # the first of each run of ties
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], len(scores)]
+    average = (starts + ends - 1) / 2.0 + 1.0  # mean 1-based rank of each run
     ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    i = 0
-    while i < len(scores):
-        j = i
-        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
+    ranks[order] = average[np.cumsum(first) - 1]
     positives = labels == 1
     n_pos, n_neg = int(positives.sum()), int((~positives).sum())
     if n_pos == 0 or n_neg == 0:

@@ -167,8 +167,15 @@ class PartitionStats:
             return
         seen = self.count + free + np.arange(len(rows) - free)  # index of each later row
         slots = (self.rng.random(len(seen)) * (seen + 1)).astype(np.int64)
-        for row, slot in zip(rows[free:][slots < size], slots[slots < size], strict=True):
-            self.reservoir[slot] = row
+        taken = np.flatnonzero(slots < size)
+        if not len(taken):
+            return
+        # Algorithm R in one assignment: where rows of this batch land on one slot, the
+        # last of them is the one Algorithm R row by row would leave there.
+        reversed_slots = slots[taken][::-1]
+        _, first = np.unique(reversed_slots, return_index=True)
+        last = taken[::-1][first]
+        self.reservoir[slots[last]] = rows[free:][last]
 
     def _reference(self, rows: Floats) -> int:
         size = self.settings.reference_size
@@ -205,14 +212,16 @@ class PartitionStats:
         s = self.settings
         window = min(s.window, s.reference_size // 2)
         rng = np.random.default_rng(self.seed + 1)
-        total = self.reference.sum(axis=0, dtype=np.float64)
-        distances = []
-        for _ in range(CALIBRATION_DRAWS):
-            pick = rng.choice(s.reference_size, window, replace=False)
-            part = self.reference[pick]
-            rest_mean = (total - part.sum(axis=0, dtype=np.float64)) / (s.reference_size - window)
-            distances.append(centroid_distance(rest_mean, part))
-        return s.margin * float(np.quantile(distances, 0.99))
+        reference = self.reference.astype(np.float64)
+        picks = np.zeros((CALIBRATION_DRAWS, s.reference_size))
+        for draw in range(CALIBRATION_DRAWS):
+            picks[draw, rng.choice(s.reference_size, window, replace=False)] = 1.0
+        parts = picks @ reference / window  # each draw's mean, one product for all draws
+        rests = (reference.sum(axis=0) - parts * window) / (s.reference_size - window)
+        cosines = np.einsum("ij,ij->i", parts, rests) / (
+            np.linalg.norm(parts, axis=1) * np.linalg.norm(rests, axis=1)
+        )
+        return s.margin * float(np.quantile(1.0 - cosines, 0.99))
 
     def recent_rows(self) -> Floats:
         """The recent window's rows (oldest first is not guaranteed)."""
@@ -225,20 +234,33 @@ class PartitionStats:
         return centroid_distance(self.reference_mean, self.recent_rows())
 
     def score(self, now: float | None = None) -> Scores | None:
-        """Evaluate every score on the current windows (None until ready)."""
-        if not self.ready or self.reference_mean is None:
+        """Evaluate every score on the current windows and record it (None until ready)."""
+        scores = self.evaluate(now)
+        if scores is not None:
+            self.record(scores)
+        return scores
+
+    def evaluate(self, now: float | None = None) -> Scores | None:
+        """Every score on the current windows, recording nothing (None until ready).
+
+        Reads the sample arrays only, so it may run in a worker thread while no batch
+        is added (the watch's drain task waits for it).
+        """
+        reference_mean = self.reference_mean
+        if not self.ready or reference_mean is None:
             return None
         s = self.settings
-        recent = self.recent_rows()
+        recent = self.recent_rows().copy()
         reference = self.reference[: min(SCORE_REFERENCE_ROWS, s.reference_size)]
-        centroid = centroid_distance(self.reference_mean, recent)
+        centroid = centroid_distance(reference_mean, recent)
         statistic, p_value = mmd(
             reference,
             recent,
             permutations=s.permutations,
             rng=np.random.default_rng(self.seed + self.count),
+            alpha=s.mmd_alpha,
         )
-        scores = Scores(
+        return Scores(
             at=time.time() if now is None else now,
             count=self.count,
             centroid_distance=centroid,
@@ -249,9 +271,11 @@ class PartitionStats:
             domain_auc=domain_auc(reference, recent),
             alarm=centroid > self.threshold and p_value < s.mmd_alpha,
         )
+
+    def record(self, scores: Scores) -> None:
+        """Keep an evaluation as the latest and in the history."""
         self.last = scores
         self.history.append(scores)
-        return scores
 
     def norm_quantiles(self) -> list[float]:
         """Norm quantiles 5, 25, 50, 75, 95 % of the reservoir (empty before any vector)."""

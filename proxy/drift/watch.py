@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ import structlog
 
 from proxy.config import DriftConfig
 from proxy.drift.fingerprints import FingerprintBook
-from proxy.drift.reupsert import ReupsertCheck, content_hash
+from proxy.drift.reupsert import PointKey, ReupsertCheck, content_hash
 from proxy.drift.stats import DriftSettings, PartitionStats, Scores
 from proxy.drift.verdict import Verdict, judge
 from proxy.envelope import Envelope
@@ -34,6 +35,11 @@ from proxy.registry import Partition
 from proxy.wire import packed_matrix
 
 log = structlog.get_logger("vecgate.drift")
+
+#: The watch may save up (and starts with) its CPU share of this many seconds of one
+#: core: 0.1 s at the default 2 %, where the reference window, its calibration and a
+#: first scoring fit.
+CPU_BURST_SECONDS = 5.0
 
 
 def settings_of(config: DriftConfig) -> DriftSettings:
@@ -71,7 +77,8 @@ class Counters:
     processed: int = 0
     vectors: int = 0
     unwatched: int = 0  # batches of partitions beyond max_partitions
-    skipped: int = 0  # batches passed over to stay under max_vectors_per_second
+    skipped: int = 0  # batches passed over to stay under max_vectors_per_second or cpu_share
+    cpu_seconds: float = 0.0  # the watch's own CPU time (intake and scoring)
     failed: int = 0
 
 
@@ -87,12 +94,36 @@ class DriftWatch:
 
     tokens: float = 0.0
     refilled: float = field(default_factory=time.monotonic)
+    credit: float = 0.0  # CPU seconds the watch may still spend
+    process_cpu: float = field(default_factory=time.process_time)
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.config.queue_batches)
         self.tokens = self.config.max_vectors_per_second
+        self.credit = self.config.cpu_share * CPU_BURST_SECONDS
 
     def _admit(self, vectors: int) -> bool:
+        """Both budgets: CPU (`cpu_share`) and vectors (`max_vectors_per_second`)."""
+        return self._afford() and self._take(vectors)
+
+    def _afford(self) -> bool:
+        """CPU bucket: credit grows by cpu_share of the process's CPU time since the last
+        look (capped at cpu_share x CPU_BURST_SECONDS); the watch spends what it measures
+        (thread CPU time of its intake and of its scorings)."""
+        share = self.config.cpu_share
+        if not share:
+            return True
+        now = time.process_time()
+        burst = share * CPU_BURST_SECONDS
+        self.credit = min(burst, self.credit + (now - self.process_cpu) * share)
+        self.process_cpu = now
+        return self.credit > 0.0
+
+    def _spend(self, seconds: float) -> None:
+        self.credit -= seconds
+        self.counters.cpu_seconds += seconds
+
+    def _take(self, vectors: int) -> bool:
         """Token bucket: at most max_vectors_per_second on average (one second of burst)."""
         rate = self.config.max_vectors_per_second
         if not rate:
@@ -124,11 +155,15 @@ class DriftWatch:
     # -- background ---------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Drain the queue until cancelled."""
+        """Drain the queue until cancelled; a due scoring runs in a worker thread."""
         while True:
             partition, points = await self.queue.get()
             try:
-                self.process(partition, points)
+                started = time.thread_time()
+                due = self.process(partition, points)
+                self._spend(time.thread_time() - started)
+                if due is not None:
+                    await self.score(due)
             except Exception:  # a bug must not stop the watch; it is logged and counted
                 self.counters.failed += 1
                 log.exception("drift watch failed on a batch", partition=partition.physical)
@@ -139,15 +174,23 @@ class DriftWatch:
         while self.queue.qsize():
             await asyncio.sleep(0.01)
 
-    def process(self, partition: Partition, points: list[Any], now: float | None = None) -> None:
-        """Update one partition's statistics with a written batch; score when due."""
+    def process(
+        self, partition: Partition, points: list[Any], now: float | None = None
+    ) -> Watched | None:
+        """Update one partition's statistics with a written batch.
+
+        Returns the partition when a scoring is due (the caller runs `score`): at most
+        one per `score_interval_seconds` (`suspect_interval_seconds` while the centroid
+        distance, checked on every batch, is over its threshold and no alarm is up), and
+        only when vectors came in since the last.
+        """
         spec = partition.vectors.get("")
         if spec is None or spec.size is None or spec.multivector:
-            return
+            return None
         watched = self._watched(partition, spec.size)
         if watched is None:
             self.counters.unwatched += 1
-            return
+            return None
         rows = packed_matrix([p.vectors.vector.dense for p in points], spec.size)
         if rows is None:  # some points are named, sparse or multi: keep the dense ones
             keep = [
@@ -161,19 +204,32 @@ class DriftWatch:
             points = keep
             rows = packed_matrix([p.vectors.vector.dense for p in points], spec.size)
             if rows is None or not len(rows):
-                return
+                return None
         stats = watched.stats
         if watched.reupserts is not None:
             self._reupserts(watched.reupserts, points, rows, stats.count)
         stats.add(rows)
         self.counters.vectors += len(rows)
         now = time.time() if now is None else now
-        due = now - watched.last_scored_at >= self.config.score_interval_seconds
-        if stats.ready and due and stats.count > watched.last_scored_count:
+        if not stats.ready or stats.count <= watched.last_scored_count:
+            return None
+        interval = self.config.score_interval_seconds
+        if watched.alarm_since is None and stats.centroid_now() > stats.threshold:
+            interval = min(interval, self.config.suspect_interval_seconds)
+        if now - watched.last_scored_at >= interval:
             watched.last_scored_at, watched.last_scored_count = now, stats.count
-            scores = stats.score(now)
-            if scores is not None:
-                self._alarm(watched, scores)
+            return watched
+        return None
+
+    async def score(self, watched: Watched) -> None:
+        """Score a partition off the event loop; keep the result unless it was re-pinned."""
+        stats = watched.stats
+        started = stats.reference_started
+        scores, seconds = await asyncio.to_thread(_timed, stats.evaluate, watched.last_scored_at)
+        self._spend(seconds)
+        if scores is not None and stats.reference_started == started:
+            stats.record(scores)
+            self._alarm(watched, scores)
 
     def _watched(self, partition: Partition, dim: int) -> Watched | None:
         watched = self.watched.get(partition.physical)
@@ -196,14 +252,8 @@ class DriftWatch:
 
     def _reupserts(self, check: ReupsertCheck, points: list[Any], rows: Any, count: int) -> None:
         field_name = self.config.text_field
-        ids: list[str] = []
-        hashes: list[bytes | None] = []
-        for point in points:
-            point_id = point.id
-            ids.append(point_id.uuid or str(point_id.num))
-            value = point.payload.get(field_name) if hasattr(point, "payload") else None
-            text = value.string_value if value is not None else ""
-            hashes.append(content_hash(text) if text else None)
+        ids: list[PointKey] = [p.id.uuid or p.id.num for p in points]
+        hashes = [_text_hash(p, field_name) for p in points]
         if any(h is not None for h in hashes):
             check.observe(ids, hashes, rows, count)
 
@@ -308,9 +358,25 @@ class DriftWatch:
             "vectors": float(c.vectors),
             "unwatched": float(c.unwatched),
             "skipped": float(c.skipped),
+            "cpu_seconds": c.cpu_seconds,
             "failed": float(c.failed),
         }
         return out
+
+
+def _timed(evaluate: Callable[[float], Scores | None], at: float) -> tuple[Scores | None, float]:
+    """Run a scoring in this (worker) thread; also say how much CPU it took."""
+    started = time.thread_time()
+    scores = evaluate(at)
+    return scores, time.thread_time() - started
+
+
+def _text_hash(point: Any, field_name: str) -> int | None:
+    """The content hash of a point's text field (None: no text, or no payload at all)."""
+    payload = getattr(point, "payload", None)
+    value = payload.get(field_name) if payload is not None else None
+    text = value.string_value if value is not None else ""
+    return content_hash(text) if text else None
 
 
 def _epoch(text: str) -> float:

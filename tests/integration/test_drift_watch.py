@@ -31,6 +31,7 @@ reference_size = 200
 window = 50
 score_interval_seconds = 0.0
 max_vectors_per_second = 0.0
+cpu_share = 0.0  # every batch watched and scored: these tests check the detector, not its budget
 [[keys]]
 name = "ops"
 sha256 = "{hash_key(ADMIN)}"
@@ -273,3 +274,43 @@ def test_streaming_statistics_flag_a_model_switch_and_say_it_is_the_model(
     alarm = f'vecgate_drift_alarm{{collection="{name}",model_version="minilm@1"}} 1.0'
     assert alarm in metrics  # the same alarm, on /metrics
     assert 'vecgate_drift_watch{counter="processed"}' in metrics
+
+
+def test_the_cpu_budget_skips_whole_batches_and_says_so(tmp_path, embeddings, name):
+    """A tiny `cpu_share`: after its small saved-up credit the watch skips whole batches
+    (counted), and reports the CPU it spent; the writes themselves all succeed."""
+    config = CONFIG.replace("cpu_share = 0.0 ", "cpu_share = 0.00001 ")
+    assert "cpu_share = 0.00001" in config
+    proc = GatewayProcess(tmp_path / "budget", config).start()
+    try:
+        mini = embeddings["corpus_minilm"]
+        client = proc.client("minilm@1")
+        client.create_collection(
+            name, vectors_config=models.VectorParams(size=384, distance="Cosine")
+        )
+        for start in range(0, 1000, 100):
+            ids = np.arange(start, start + 100)
+            _upsert(client, name, mini[ids], ids, [f"text {i}" for i in ids])
+        assert client.count(name, exact=True).count == 1000
+        stub, meta = admin(proc)
+        deadline = time.monotonic() + 10
+        while True:  # the watch drains its queue in the background
+            reply = stub.GetDrift(admin_pb2.GetDriftRequest(), metadata=meta, timeout=30)
+            if reply.queued == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert reply.offered == 10
+        assert reply.skipped > 0
+        assert sum(p.vectors for p in reply.partitions) == (10 - reply.skipped) * 100
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{proc.http_port}/metrics", timeout=10
+        ) as got:
+            metrics = got.read().decode()
+        (line,) = [
+            text
+            for text in metrics.splitlines()
+            if text.startswith('vecgate_drift_watch{counter="cpu_seconds"}')
+        ]
+        assert float(line.split()[-1]) > 0
+    finally:
+        proc.stop()

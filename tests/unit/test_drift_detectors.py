@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from proxy.drift.fingerprints import Anchors, compare
-from proxy.drift.reupsert import ReupsertCheck, content_hash
+from proxy.drift.reupsert import PointKey, ReupsertCheck, content_hash
 from proxy.drift.scores import centroid_distance, domain_auc, drifted_share, mmd
 from proxy.drift.stats import DriftSettings, PartitionStats
 from proxy.drift.verdict import judge
@@ -112,7 +112,7 @@ def test_reupserts_tell_a_model_change_from_a_content_change(drift_data):
     mini, ft = drift_data["corpus_minilm"], drift_data["corpus_minilm_ft"]
     check = ReupsertCheck(384, capacity=64)
     ids = [str(i) for i in range(50)]
-    hashes: list[bytes | None] = [content_hash(f"text {i}") for i in range(50)]
+    hashes: list[int | None] = [content_hash(f"text {i}") for i in range(50)]
     check.observe(ids, hashes, mini[:50], 0)
     same = check.observe(ids[:10], hashes[:10], mini[:10], 50)
     changed = check.observe(ids[10:20], hashes[10:20], ft[10:20], 60)
@@ -167,3 +167,61 @@ def test_fingerprint_passes_only_for_the_registered_model(drift_data, version, p
     key = f"anchor_{version}"
     result = compare(registered, drift_data[key].tolist(), 0.999)
     assert result.passed is passes, result.message
+
+
+def test_early_stopped_mmd_reaches_the_same_verdict_as_every_permutation(drift_data):
+    """The permutations stop once p cannot end below alpha: same outcome at alpha."""
+    mini, ft = drift_data["corpus_minilm"], drift_data["corpus_minilm_ft"]
+    rng = np.random.default_rng(8)
+    for trial in range(10):
+        order = rng.permutation(len(mini))
+        ref = mini[order[:200]]
+        for recent in (mini[order[300:400]], ft[order[300:400]]):
+            full = mmd(ref, recent, rng=np.random.default_rng(trial))
+            early = mmd(ref, recent, rng=np.random.default_rng(trial), alpha=0.01)
+            assert early[0] == full[0]
+            assert (early[1] < 0.01) == (full[1] < 0.01), (trial, early, full)
+
+
+def test_drifted_share_matches_the_ks_statistic_read_one_component_at_a_time():
+    """The all-components KS (one sort) against a plain per-component reading, with ties."""
+    rng = np.random.default_rng(9)
+    x = rng.integers(0, 6, (60, 12)).astype(np.float32)  # many ties
+    y = (rng.integers(0, 6, (40, 12)) + (np.arange(12) % 3 == 0)).astype(np.float32)
+    rejects = []
+    for j in range(12):
+        grid = np.union1d(x[:, j], y[:, j])
+        cdf_x = np.searchsorted(np.sort(x[:, j]), grid, side="right") / 60
+        cdf_y = np.searchsorted(np.sort(y[:, j]), grid, side="right") / 40
+        d = np.abs(cdf_x - cdf_y).max()
+        effective = np.sqrt(60 * 40 / 100)
+        t = (effective + 0.12 + 0.11 / effective) * d
+        k = np.arange(1, 101)
+        p = (
+            1.0
+            if t < 0.2
+            else float(np.clip(np.sum(2 * (-1.0) ** (k - 1) * np.exp(-2 * k**2 * t**2)), 0, 1))
+        )
+        rejects.append(p < 0.05)
+    assert drifted_share(x, y) == np.mean(rejects)
+    assert 0 < drifted_share(x, y) < 1
+
+
+def test_reupserts_within_one_batch_and_beyond_capacity(drift_data):
+    """A batch that writes one id twice, and a batch larger than the memory: the check
+    judges against the vector written just before, whichever batch it came in."""
+    mini, ft = drift_data["corpus_minilm"], drift_data["corpus_minilm_ft"]
+    check = ReupsertCheck(384, capacity=8)
+    same = content_hash("same text")
+    # id "a" twice in one batch, the same vector: judged against the first, not diverged
+    found = check.observe(["a", "b", "a"], [same, None, same], mini[[0, 1, 0]], 0)
+    assert [o.diverged for o in found] == [False]
+    assert check.observe(["a"], [same], ft[:1], 3)[0].diverged  # then the fine-tune's
+    # 20 new ids through 8 slots: only the last 8 are remembered, each with its own vector
+    ids: list[PointKey] = list(range(20))
+    check.observe(ids, [content_hash(f"t{i}") for i in ids], mini[:20], 4)
+    again = check.observe(ids[12:], [content_hash(f"t{i}") for i in ids[12:]], mini[12:20], 24)
+    assert len(again) == 8
+    assert not any(o.diverged for o in again)
+    assert [o.first_count for o in again] == [4 + i for i in range(12, 20)]
+    assert check.observe([0], [content_hash("t0")], mini[:1], 32) == []  # forgotten
