@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pymilvus import AsyncMilvusClient
 from pymilvus.exceptions import MilvusException
 
-from adapters.milvus.direct import SearchChannel
+from adapters.milvus.direct import FastPath
 from adapters.milvus.errors import translate
 from adapters.milvus.schema import CollectionSpec, spec_from_properties
 from proxy.errors import FailedPrecondition, NotFound
@@ -48,7 +48,7 @@ class Connection:
     ) -> None:
         self.where = uri
         self.client = AsyncMilvusClient(uri=uri, token=token, timeout=timeout)
-        self.searches = SearchChannel(uri, token)  # the search hot path, without pymilvus
+        self.fast = FastPath(uri, token)  # search and upsert without pymilvus
         self.consistency = consistency
         self.timeout = timeout
         self.flush_rows = flush_rows
@@ -138,6 +138,6 @@ class Connection:
         if self._flushing:
             await asyncio.gather(*self._flushing.values(), return_exceptions=True)
         try:
-            await self.searches.close()
+            await self.fast.close()
         finally:
             await self.client.close()

@@ -105,7 +105,7 @@ async def run(conn: Connection, spec: CollectionSpec, search: Search, out: Any) 
     output = [f for f in fields if f != PK]
     hits = await conn.call(
         "Search",
-        conn.searches.search,
+        conn.fast.search,
         spec.name,
         vector=search.vector,
         field=search.target.field,
