@@ -173,12 +173,12 @@ def milvus_verdict(results: dict[str, Any], p50: Callable[[list[float]], float])
         verdict = "met" if ratio <= TARGET else "NOT met"
         lines.append(
             f"milvus {op}: vecgate {via:.3f} ms, pymilvus direct {direct:.3f} ms (p50) = "
-            f"x{ratio:.2f}, +{via - direct:.3f} ms; target <= x{TARGET:.2f}: {verdict}"
+            f"x{ratio:.3f}, {via - direct:+.3f} ms; target <= x{TARGET:.2f}: {verdict}"
         )
     relay, direct = p50(results["search_relay"]), p50(results["search_direct"])
     lines.append(
-        f"floor: a bare grpc.aio relay adds {relay - direct:.3f} ms to a search "
-        f"(x{relay / direct:.2f}); vecgate adds "
-        f"{p50(results['search_vecgate']) - direct:.3f} ms"
+        f"floor: a bare grpc.aio relay adds {relay - direct:+.3f} ms to a search "
+        f"(x{relay / direct:.3f}); vecgate adds "
+        f"{p50(results['search_vecgate']) - direct:+.3f} ms"
     )
     return lines
