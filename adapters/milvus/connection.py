@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pymilvus import AsyncMilvusClient
 from pymilvus.exceptions import MilvusException
 
+from adapters.milvus.direct import FastPath
 from adapters.milvus.errors import translate
 from adapters.milvus.schema import CollectionSpec, spec_from_properties
 from proxy.errors import FailedPrecondition, NotFound
@@ -47,6 +48,7 @@ class Connection:
     ) -> None:
         self.where = uri
         self.client = AsyncMilvusClient(uri=uri, token=token, timeout=timeout)
+        self.fast = FastPath(uri, token)  # search and upsert without pymilvus
         self.consistency = consistency
         self.timeout = timeout
         self.flush_rows = flush_rows
@@ -135,4 +137,7 @@ class Connection:
         """Wait for background flushes, then close the client."""
         if self._flushing:
             await asyncio.gather(*self._flushing.values(), return_exceptions=True)
-        await self.client.close()
+        try:
+            await self.fast.close()
+        finally:
+            await self.client.close()

@@ -2,11 +2,13 @@
 
 milvus-lite 3.x is a pure-Python Milvus server. vecgate runs it as a separate
 process (its own interpreter, so its searches do not compete for the gateway's GIL)
-on a free loopback port, waits until it accepts connections, and stops it on close.
+on a free loopback port, with one BLAS/OpenMP thread (`SINGLE_THREADED`), waits until
+it accepts connections, and stops it on close.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -16,6 +18,10 @@ from pathlib import Path
 from proxy.errors import Unavailable
 
 START_TIMEOUT = 60.0
+#: milvus-lite searches with numpy; OpenBLAS (and OpenMP) worker threads spin after
+#: each call, burning ~9 ms of CPU per search on a core the gateway needs (decision NN).
+#: One thread each unless the environment says otherwise.
+SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def free_port() -> int:
@@ -45,7 +51,8 @@ class LiteServer:
         log = (self.data_dir / "milvus-lite.log").open("ab")
         args = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(self.data_dir)]
         args += ["--host", "127.0.0.1", "--port", str(self.port)]
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        env = {**SINGLE_THREADED, **os.environ}
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

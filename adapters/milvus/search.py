@@ -105,26 +105,25 @@ async def run(conn: Connection, spec: CollectionSpec, search: Search, out: Any) 
     output = [f for f in fields if f != PK]
     hits = await conn.call(
         "Search",
-        conn.client.search,
+        conn.fast.search,
         spec.name,
-        data=[search.vector.tolist()],
-        anns_field=search.target.field,
-        filter=search.expression,
+        vector=search.vector,
+        field=search.target.field,
+        metric=search.target.metric,
+        expression=search.expression,
         limit=search.offset + search.limit,
         output_fields=output,
-        search_params={"metric_type": search.target.metric},
-        consistency_level=conn.consistency,
+        consistency=conn.consistency,
     )
     euclid = search.target.metric == "L2"
-    for hit in list(hits[0])[search.offset :]:
-        distance = float(hit["distance"])
-        score = math.sqrt(max(distance, 0.0)) if euclid else distance
+    for hit in hits[search.offset :]:
+        score = math.sqrt(max(hit.distance, 0.0)) if euclid else hit.distance
         if search.threshold is not None and (
             score > search.threshold if euclid else score < search.threshold
         ):
             break
-        row = dict(hit.get("entity") or {})
-        row[PK] = hit[PK] if PK in hit else hit["id"]
+        row = hit.row
+        row[PK] = hit.pk
         point = out.add()
         fill_point(
             spec, row, point, include=search.include, exclude=search.exclude, vectors=search.vectors

@@ -10,7 +10,7 @@ from qdrant_client.grpc import points_pb2 as ppb
 
 from adapters.milvus.schema import CollectionSpec, VectorField
 from proxy.errors import InvalidArgument, Unimplemented
-from proxy.wire import packed_floats
+from proxy.wire import packed_floats, packed_matrix
 
 _BACKEND = "on the Milvus backend"
 
@@ -63,6 +63,49 @@ def point_vectors(spec: CollectionSpec, vectors: ppb.Vectors, where: str) -> dic
             "every point must carry every vector of its collection"
         )
     return row
+
+
+def _plain_dense(vectors: list[Any]) -> list[Any] | None:
+    """The packed-float messages of these `Vector`s if all are plain dense, else None."""
+    if all(v.HasField("dense") for v in vectors):
+        return [v.dense for v in vectors]
+    # The legacy layout: `data` alone (then the Vector serialises as a DenseVector would).
+    if all(v.WhichOneof("vector") is None for v in vectors):
+        return vectors
+    return None
+
+
+def vector_columns(spec: CollectionSpec, points: list[Any]) -> dict[str, np.ndarray] | None:
+    """Every point's vectors as one (points, dim) float32 matrix per Milvus field, read in
+    one numpy pass per field and normalised for Cosine as `prepared` does; None unless
+    every point carries exactly the collection's vectors as plain dense vectors of the
+    right size (then `point_vectors`, point by point, accepts or words the refusal)."""
+    if not points:
+        return None
+    kinds = {p.vectors.WhichOneof("vectors_options") for p in points}
+    given: dict[str, list[Any]] = {}
+    if kinds == {"vector"} and set(spec.vectors) == {""}:
+        given[""] = [p.vectors.vector for p in points]
+    elif kinds == {"vectors"} and "" not in spec.vectors:
+        names = set(spec.vectors)
+        maps = [p.vectors.vectors.vectors for p in points]
+        if any(set(m) != names for m in maps):
+            return None
+        given = {name: [m[name] for m in maps] for name in names}
+    else:
+        return None
+    out: dict[str, np.ndarray] = {}
+    for name, vectors in given.items():
+        field = spec.vectors[name]
+        messages = _plain_dense(vectors)
+        matrix = None if messages is None else packed_matrix(messages, field.size)
+        if matrix is None:
+            return None
+        if field.metric == "COSINE":
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            matrix = np.divide(matrix, norms, out=matrix.copy(), where=norms > 0)
+        out[field.field] = matrix
+    return out
 
 
 def payload_selector(selector: ppb.WithPayloadSelector | None) -> tuple[bool, set[str], set[str]]:

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from qdrant_client.grpc import points_pb2 as ppb
 
 from adapters.milvus.connection import Connection
+from adapters.milvus.direct import json_of
 from adapters.milvus.dispatch import rpc
 from adapters.milvus.filters import to_expression
 from adapters.milvus.ids import PK, pk_list, pk_of, pks_of
 from adapters.milvus.rows import every
 from adapters.milvus.schema import PAYLOAD, CollectionSpec
-from adapters.milvus.vectors import _drop_path, dense, point_vectors, prepared
+from adapters.milvus.vectors import _drop_path, dense, point_vectors, prepared, vector_columns
 from proxy.errors import InvalidArgument, NotFound, Unimplemented
 from proxy.values import payload_to_python
 
@@ -61,10 +64,59 @@ def upsert_rows(spec: CollectionSpec, points: Any) -> list[dict[str, Any]]:
     return rows
 
 
+@dataclass(slots=True)
+class Columns:
+    """Rows to upsert, column by column: keys, JSON payloads, one matrix per vector field."""
+
+    pks: list[str]
+    payloads: list[bytes]
+    vectors: dict[str, np.ndarray]
+
+
+def upsert_columns(spec: CollectionSpec, points: Any) -> Columns:
+    """Qdrant points as columns: vectors in one numpy pass per field where every point
+    is plain (`vector_columns`), else point by point (`upsert_rows`)."""
+    points = list(points)
+    vectors = vector_columns(spec, points)
+    if vectors is None:
+        return columns_of(spec, upsert_rows(spec, points))
+    return Columns(
+        pks=[pk_of(point.id) for point in points],
+        payloads=[json_of(payload_to_python(point.payload)) for point in points],
+        vectors=vectors,
+    )
+
+
+def columns_of(spec: CollectionSpec, rows: list[dict[str, Any]]) -> Columns:
+    """Rows (as `upsert_rows` makes them, or as read back from Milvus) as columns."""
+    return Columns(
+        pks=[row[PK] for row in rows],
+        payloads=[json_of(row[PAYLOAD]) for row in rows],
+        vectors={
+            field.field: np.asarray([row[field.field] for row in rows], dtype=np.float32)
+            for field in spec.vectors.values()
+        },
+    )
+
+
+async def _write(conn: Connection, spec: CollectionSpec, columns: Columns) -> None:
+    if not columns.pks:
+        return
+    await conn.call(
+        "Upsert",
+        conn.fast.upsert,
+        spec.name,
+        pks=columns.pks,
+        payloads=columns.payloads,
+        vectors=columns.vectors,
+    )
+    await conn.written(spec.name, len(columns.pks))
+
+
 async def _upsert(conn: Connection, spec: CollectionSpec, rows: list[dict[str, Any]]) -> None:
+    """Write rows back (payload and vector operations)."""
     if rows:
-        await conn.call("Upsert", conn.client.upsert, spec.name, rows)
-        await conn.written(spec.name, len(rows))
+        await _write(conn, spec, columns_of(spec, rows))
 
 
 @rpc("/qdrant.Points/Upsert")
@@ -73,7 +125,7 @@ async def upsert(conn: Connection, request: ppb.UpsertPoints) -> Any:
     start = time.perf_counter()
     _refuse_options(request, "update_filter", "update_mode", "shard_key_selector")
     spec = await conn.spec(request.collection_name)
-    await _upsert(conn, spec, upsert_rows(spec, request.points))
+    await _write(conn, spec, upsert_columns(spec, request.points))
     return _done(start)
 
 
@@ -262,7 +314,7 @@ async def update_batch(conn: Connection, request: ppb.UpdateBatchPoints) -> Any:
         kind = op.WhichOneof("operation")
         if kind == "upsert":
             _refuse_options(op.upsert, "update_filter", "update_mode")
-            await _upsert(conn, spec, upsert_rows(spec, op.upsert.points))
+            await _write(conn, spec, upsert_columns(spec, op.upsert.points))
         elif kind == "delete_points":
             await _delete(conn, spec, op.delete_points.points)
         elif kind in ("set_payload", "overwrite_payload"):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import grpc
+import numpy as np
 import pytest
 from pymilvus import MilvusClient
 from qdrant_client import models
@@ -148,3 +150,43 @@ def test_uuid_ids_and_euclid_scores(gateway, name):
     assert [r.id for r in records] == [7, uid]
     hits = app.query_points(name, query=[0.0, 0.0], limit=2).points
     assert [(h.id, round(h.score, 5)) for h in hits] == [(7, 1.0), (uid, 5.0)]
+
+
+def test_named_vectors_upsert_column_by_column(gateway, lite, name):
+    """Upserts are written to Milvus column by column: each point keeps its own key,
+    payload and vectors (Cosine normalised, Euclid as sent); a batch with a point lacking
+    a vector or of the wrong size is refused whole, with the sentence naming it."""
+    app = gateway.client(IDENTITY)
+    app.create_collection(
+        name,
+        vectors_config={
+            "text": models.VectorParams(size=4, distance=models.Distance.COSINE),
+            "img": models.VectorParams(size=3, distance=models.Distance.EUCLID),
+        },
+    )
+    sent = {
+        n: {"text": [float(n), 1.0, 0.0, 2.0], "img": [float(n), -1.0, 0.5]} for n in range(1, 6)
+    }
+    payloads = {n: {"n": n, "tag": f"é{n}", "nested": {"x": [n, 0.5]}} for n in sent}
+    app.upsert(name, [models.PointStruct(id=n, vector=sent[n], payload=payloads[n]) for n in sent])
+    for record in app.retrieve(name, ids=list(sent), with_vectors=True):
+        n = int(record.id)
+        assert record.payload == {**payloads[n], "embedding_model": "emb", "embedding_version": "1"}
+        text = np.asarray(sent[n]["text"])
+        assert np.allclose(record.vector["text"], text / np.linalg.norm(text), atol=1e-6)
+        assert np.allclose(record.vector["img"], sent[n]["img"], atol=1e-6)
+    hits = app.query_points(name, query=[3.0, -1.0, 0.5], using="img", limit=2).points
+    assert [(h.id, round(h.score, 4)) for h in hits] == [(3, 0.0), (2, 1.0)]
+    refusals = {
+        "lacks vector(s) img": models.PointStruct(id=9, vector={"text": [1.0, 0, 0, 0]}),
+        "vector img has 2 dimensions": models.PointStruct(
+            id=9, vector={"text": [1.0, 0, 0, 0], "img": [1.0, 2.0]}
+        ),
+    }
+    for sentence, bad in refusals.items():
+        good = models.PointStruct(id=8, vector=sent[1], payload={})
+        with pytest.raises(grpc.RpcError) as caught:
+            app.upsert(name, [good, bad])
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert sentence in caught.value.details()
+    assert app.count(name).count == len(sent)
