@@ -1,6 +1,6 @@
 """vecgate in front of milvus-lite, against pymilvus calling the same milvus-lite directly.
 
-Searches also go through a bare grpc.aio relay (`bench/relay.py`: pymilvus -> relay ->
+Searches also go through a bare grpc.aio relay (`bench/forwarder.py`: pymilvus -> relay ->
 the same milvus-lite, bytes forwarded untouched), the floor of any Python gRPC proxy;
 the three paths take turns, query by query.
 
@@ -16,9 +16,6 @@ path pays for a flush inside an upsert. milvus-lite runs as vecgate runs it
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +27,7 @@ from qdrant_client.grpc import collections_pb2 as cpb
 from qdrant_client.grpc import collections_service_pb2_grpc, points_service_pb2_grpc
 
 from adapters.milvus.lite import LiteServer
-from bench.remote import ROOT, _query, _timed, _upsert
+from bench.remote import Child, _query, _timed, _upsert
 from tests.gatewayproc import GatewayProcess
 
 IDENTITY = "embed3@1"
@@ -49,26 +46,6 @@ def _direct_collection(client: MilvusClient, dim: int) -> None:
     index = MilvusClient.prepare_index_params()
     index.add_index("vector", index_type="FLAT", metric_type="COSINE")
     client.create_collection(DIRECT, schema=schema, index_params=index, consistency_level="Strong")
-
-
-class Relay:
-    """`bench/relay.py` as a child process in front of `target` (host:port)."""
-
-    def __init__(self, target: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.relay", target],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.port = int(json.loads(self.proc.stdout.readline())["port"])
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 def _direct_rows(vectors: np.ndarray, rows: range) -> list[dict[str, Any]]:
@@ -105,7 +82,7 @@ def bench_milvus(
         f"milvus://127.0.0.1:{lite.port}",
         log_file=work / "milvus-gw.log",
     ).start()
-    relay = Relay(f"127.0.0.1:{lite.port}")
+    relay = Child("forwarder", f"127.0.0.1:{lite.port}")
     direct = MilvusClient(uri=lite.uri)
     relayed = MilvusClient(uri=f"http://127.0.0.1:{relay.port}")
     channel = grpc.insecure_channel(
