@@ -93,6 +93,8 @@ class Gateway:
         self.registry = registry
         self.models = models
         self.keys = keys
+        self.fingerprints = fingerprints
+        self.watch = watch
         self.filters = routing_filters(config, registry, models, keys, fingerprints)
         self.catalog = CollectionOps(backend, registry, models)
         self.telemetry = telemetry or Telemetry(config, models, backend_kind=backend.kind)

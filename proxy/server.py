@@ -87,8 +87,8 @@ async def watch_deprecations(config: Config, registry: Registry, models: ModelRe
         await registry.refresh()
 
 
-async def start(config: Config) -> Running:
-    """Start every listener; returns once requests can be served."""
+async def build_gateway(config: Config) -> Gateway:
+    """The backend, the state read from it, and the request path over them."""
     backend = make_backend(config)
     registry = Registry(backend)
     models = ModelRegistry(backend, config.models, config.pin_policy())
@@ -99,7 +99,7 @@ async def start(config: Config) -> Running:
     telemetry = Telemetry(config, models, backend_kind=backend.kind)
     if watch is not None:
         telemetry.metrics.watch_drift(watch.gauges)
-    gateway = Gateway(
+    return Gateway(
         config,
         backend,
         registry,
@@ -109,6 +109,18 @@ async def start(config: Config) -> Running:
         fingerprints=fingerprints,
         watch=watch,
     )
+
+
+async def start(config: Config) -> Running:
+    """Start every listener; returns once requests can be served."""
+    gateway = await build_gateway(config)
+    backend, registry, models, keys = (
+        gateway.backend,
+        gateway.registry,
+        gateway.models,
+        gateway.keys,
+    )
+    telemetry, fingerprints, watch = gateway.telemetry, gateway.fingerprints, gateway.watch
     limit = config.server.max_message_mb * 1024 * 1024
     options: list[tuple[str, int]] = [
         ("grpc.max_receive_message_length", limit),
