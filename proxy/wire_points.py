@@ -1,0 +1,120 @@
+"""A whole upsert's points read from its wire bytes in a few C-level calls, not point by point.
+
+Protobuf merges every occurrence of a *singular* message field into one message, and
+concatenates the repeated fields inside it. Parsing an `UpsertPoints`' bytes with
+private message types that declare `points` (and, below it, `vectors`, `vector`,
+`payload`) singular therefore gathers, in one parse, every point's dense vector
+block and every payload key of the request into flat lists. No Python code runs
+per point. The types read only what the fast paths need; every other field is
+kept as an unknown field, which is how a point that is not a plain unnamed dense
+vector is noticed (and the caller takes its slow path).
+
+The bytes come from `SerializeToString` of the parsed request, so each oneof holds
+at most one member and each singular field appears once: n dense blocks for n
+points means one per point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from google.protobuf import descriptor_pb2, descriptor_pool, unknown_fields
+from google.protobuf.message_factory import GetMessageClass
+
+from proxy.wire import Floats, _varint
+
+_BYTES = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
+_MESSAGE = descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE
+_OPTIONAL = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
+_REPEATED = descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED
+
+#: message name -> (field name, number, type name or None for `bytes`, repeated)
+_SCHEMA: dict[str, list[tuple[str, int, str | None, bool]]] = {
+    "Upsert": [("points", 3, "Point", False)],  # UpsertPoints.points, merged
+    "Point": [("payload", 3, "Entry", False), ("vectors", 4, "Vectors", False)],
+    "Entry": [("key", 1, None, True)],  # every payload key of every point
+    "Vectors": [("vector", 1, "Vector", False)],  # Vectors.vector (unnamed), merged
+    "Vector": [("dense", 101, "Dense", False)],  # Vector.dense, merged
+    "Dense": [("data", 1, None, True)],  # every point's packed floats, one block each
+}
+
+
+def _types() -> dict[str, Any]:
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="vecgate/wire_points.proto", package="vecgate.wire", syntax="proto3"
+    )
+    for name, fields in _SCHEMA.items():
+        message = proto.message_type.add(name=name)
+        for field, number, type_name, repeated in fields:
+            spec = message.field.add(
+                name=field, number=number, label=_REPEATED if repeated else _OPTIONAL
+            )
+            if type_name is None:
+                spec.type = _BYTES
+            else:
+                spec.type, spec.type_name = _MESSAGE, f".vecgate.wire.{type_name}"
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return {n: GetMessageClass(pool.FindMessageTypeByName(f"vecgate.wire.{n}")) for n in _SCHEMA}
+
+
+_TYPES = _types()
+_UPSERT = _TYPES["Upsert"]
+
+
+@dataclass(frozen=True, slots=True)
+class PackedPoints:
+    """What the wire says about an upsert's points (see the module doc)."""
+
+    raw: bytes  # the request as serialised when read
+    count: int  # points in the request
+    keys: frozenset[bytes]  # every top-level payload key of every point
+    _dense: Any  # the merged `DenseVector` of all points, when `unnamed_dense`
+
+    @property
+    def unnamed_dense(self) -> bool:
+        """Whether every point carries one unnamed, non-empty dense vector and nothing
+        else in `vectors` (no name, no sparse or multi part, no legacy field)."""
+        return self._dense is not None
+
+    def matrix(self, dim: int) -> Floats | None:
+        """The vectors as rows of `dim` float32 (one copy of the wire bytes), or None.
+
+        None unless `unnamed_dense` and every vector is exactly `dim` floats: each
+        point's block is `0x0A <varint 4*dim> <floats>`, so equal headers at every row
+        of the expected length prove the sizes.
+        """
+        if self._dense is None:
+            return None
+        header = b"\x0a" + _varint(4 * dim)
+        wire: bytes = self._dense.SerializeToString()
+        if len(wire) != self.count * (len(header) + 4 * dim):
+            return None
+        layout = np.dtype([("h", f"V{len(header)}"), ("v", "<f4", (dim,))])
+        rows = np.frombuffer(wire, dtype=layout)
+        if not (rows["h"] == np.void(header)).all():
+            return None
+        matrix: Floats = rows["v"]
+        return matrix
+
+
+def read_upsert(request: Any) -> PackedPoints:
+    """Read an `UpsertPoints`' payload keys and vector layout in one parse of its bytes."""
+    raw: bytes = request.SerializeToString()
+    merged = _UPSERT.FromString(raw).points
+    count = len(request.points)
+    return PackedPoints(raw, count, frozenset(merged.payload.key), _dense(merged, count))
+
+
+def _dense(merged: Any, count: int) -> Any:
+    """The merged dense vector, if every point has exactly one plain unnamed dense vector."""
+    vectors = merged.vectors
+    vector = vectors.vector
+    if any(len(unknown_fields.UnknownFieldSet(m)) for m in (vectors, vector, vector.dense)):
+        return None  # named vectors, sparse / multi / legacy spellings, or an unknown field
+    # A non-empty `data` is one packed block, so `count` blocks means one per point.
+    if count == 0 or len(vector.dense.data) != count:
+        return None
+    return vector.dense
