@@ -36,9 +36,18 @@ def value_to_python(value: jpb.Value) -> Any:
     return None
 
 
+#: `Value` kinds whose field holds the Python value itself.
+_SCALARS = frozenset({"string_value", "integer_value", "double_value", "bool_value"})
+
+
 def payload_to_python(fields: Mapping[str, jpb.Value]) -> dict[str, Any]:
-    """A protobuf payload map as a Python dict."""
-    return {key: value_to_python(item) for key, item in fields.items()}
+    """A protobuf payload map as a Python dict (scalars inline: no call per value)."""
+    return {
+        key: getattr(item, kind)
+        if (kind := item.WhichOneof("kind")) in _SCALARS
+        else value_to_python(item)
+        for key, item in fields.items()
+    }
 
 
 def python_to_value(data: Any, out: jpb.Value) -> None:

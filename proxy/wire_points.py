@@ -23,21 +23,30 @@ import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, unknown_fields
 from google.protobuf.message_factory import GetMessageClass
 
-from proxy.wire import Floats, _varint
+from proxy.wire import Floats, varint
 
 _BYTES = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
 _MESSAGE = descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE
+_SCALARS = {"bytes": _BYTES, "uint64": descriptor_pb2.FieldDescriptorProto.TYPE_UINT64}
 _OPTIONAL = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
 _REPEATED = descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED
 
-#: message name -> (field name, number, type name or None for `bytes`, repeated)
-_SCHEMA: dict[str, list[tuple[str, int, str | None, bool]]] = {
+#: message name -> (field name, number, type: a message, "bytes" or "uint64", repeated)
+_SCHEMA: dict[str, list[tuple[str, int, str, bool]]] = {
     "Upsert": [("points", 3, "Point", False)],  # UpsertPoints.points, merged
-    "Point": [("payload", 3, "Entry", False), ("vectors", 4, "Vectors", False)],
-    "Entry": [("key", 1, None, True)],  # every payload key of every point
+    "Point": [
+        ("id", 1, "Id", False),
+        ("payload", 3, "Entry", False),
+        ("vectors", 4, "Vectors", False),
+    ],
+    "Id": [("num", 1, "uint64", True), ("uuid", 2, "bytes", True)],  # every point's id
+    "Entry": [("key", 1, "bytes", True)],  # every payload key of every point
     "Vectors": [("vector", 1, "Vector", False)],  # Vectors.vector (unnamed), merged
     "Vector": [("dense", 101, "Dense", False)],  # Vector.dense, merged
-    "Dense": [("data", 1, None, True)],  # every point's packed floats, one block each
+    "Dense": [("data", 1, "bytes", True)],  # every point's packed floats, one block each
+    # RetrievedPoint's id and payload entries, and a PointStruct made of the same bytes.
+    "Retrieved": [("id", 1, "bytes", False), ("payload", 2, "bytes", True)],
+    "Struct": [("id", 1, "bytes", False), ("payload", 3, "bytes", True)],
 }
 
 
@@ -51,8 +60,8 @@ def _types() -> dict[str, Any]:
             spec = message.field.add(
                 name=field, number=number, label=_REPEATED if repeated else _OPTIONAL
             )
-            if type_name is None:
-                spec.type = _BYTES
+            if type_name in _SCALARS:
+                spec.type = _SCALARS[type_name]
             else:
                 spec.type, spec.type_name = _MESSAGE, f".vecgate.wire.{type_name}"
     pool = descriptor_pool.DescriptorPool()
@@ -61,7 +70,7 @@ def _types() -> dict[str, Any]:
 
 
 _TYPES = _types()
-_UPSERT = _TYPES["Upsert"]
+_UPSERT, _RETRIEVED, _STRUCT = _TYPES["Upsert"], _TYPES["Retrieved"], _TYPES["Struct"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,14 @@ class PackedPoints:
     count: int  # points in the request
     keys: frozenset[bytes]  # every top-level payload key of every point
     _dense: Any  # the merged `DenseVector` of all points, when `unnamed_dense`
+    _ids: Any  # the merged `PointId` of all points
+
+    def numeric_ids(self) -> list[int] | None:
+        """Every point's id when all are numbers (one per point), else None."""
+        ids = self._ids
+        if len(ids.uuid) or len(ids.num) != self.count:
+            return None
+        return list(ids.num)
 
     @property
     def unnamed_dense(self) -> bool:
@@ -88,7 +105,7 @@ class PackedPoints:
         """
         if self._dense is None:
             return None
-        header = b"\x0a" + _varint(4 * dim)
+        header = b"\x0a" + varint(4 * dim)
         wire: bytes = self._dense.SerializeToString()
         if len(wire) != self.count * (len(header) + 4 * dim):
             return None
@@ -105,7 +122,8 @@ def read_upsert(request: Any) -> PackedPoints:
     raw: bytes = request.SerializeToString()
     merged = _UPSERT.FromString(raw).points
     count = len(request.points)
-    return PackedPoints(raw, count, frozenset(merged.payload.key), _dense(merged, count))
+    keys = frozenset(merged.payload.key)
+    return PackedPoints(raw, count, keys, _dense(merged, count), merged.id)
 
 
 def _dense(merged: Any, count: int) -> Any:
@@ -118,3 +136,20 @@ def _dense(merged: Any, count: int) -> Any:
     if count == 0 or len(vector.dense.data) != count:
         return None
     return vector.dense
+
+
+class PointCopier:
+    """A read point (`RetrievedPoint`) as a serialised `PointStruct`: the same id and
+    payload entries, minus the top-level keys `drop`, no vectors. Entries are moved as
+    bytes (RetrievedPoint's field 2 becomes PointStruct's field 3), never converted."""
+
+    def __init__(self, drop: tuple[str, ...]) -> None:
+        self._prefixes = tuple(b"\x0a" + varint(len(k.encode())) + k.encode() for k in drop)
+
+    def __call__(self, point: Any) -> bytes:
+        """The `PointStruct` bytes of one `RetrievedPoint` message."""
+        read = _RETRIEVED.FromString(point.SerializeToString())
+        prefixes = self._prefixes
+        kept = [entry for entry in read.payload if not entry.startswith(prefixes)]
+        out: bytes = _STRUCT(id=read.id, payload=kept).SerializeToString()
+        return out
