@@ -322,7 +322,9 @@ def bench_backfill(
             )
             pages = [time.perf_counter()]
             for _ in admin.StreamBacklog(  # the stream alone, read and discarded
-                admin_pb2.BacklogRequest(collection="backfill", page_size=BATCH),
+                admin_pb2.BacklogRequest(  # as run_backfill asks for it
+                    collection="backfill", page_size=BATCH, as_points=True
+                ),
                 metadata=meta,
                 timeout=300,
             ):
