@@ -286,8 +286,8 @@ def bench_backfill(
     for n, text in enumerate(texts):
         by_text.setdefault(text, n)  # a passage repeated past 6,000 has the same vector
 
-    def embed(batch: list[str]) -> list[list[float]]:
-        return [targets[by_text[text]].tolist() for text in batch]
+    def embed(batch: list[str]) -> np.ndarray:  # a float32 matrix, as models return
+        return targets[[by_text[text] for text in batch]]
 
     out: dict[str, Any] = {}
     gateway = GatewayProcess(work / "backfill", config, log_file=work / "backfill.log").start()
@@ -322,7 +322,9 @@ def bench_backfill(
             )
             pages = [time.perf_counter()]
             for _ in admin.StreamBacklog(  # the stream alone, read and discarded
-                admin_pb2.BacklogRequest(collection="backfill", page_size=BATCH),
+                admin_pb2.BacklogRequest(  # as run_backfill asks for it
+                    collection="backfill", page_size=BATCH, as_points=True
+                ),
                 metadata=meta,
                 timeout=300,
             ):

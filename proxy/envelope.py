@@ -6,6 +6,7 @@ import time
 from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from proxy.frontend.walk import Written
 from proxy.identity import Identity
 
 if TYPE_CHECKING:
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from proxy.frontend.ops import Op
     from proxy.frontend.walk import QueryShape
     from proxy.registry import LiveBridge, LogicalCollection, Partition
+    from proxy.wire_points import PackedPoints
 
 
 @dataclass(slots=True)
@@ -50,7 +52,8 @@ class Envelope:
     backend_op: Op | None = None  # set when a filter rewrote the request into another RPC
     shape: QueryShape | None = None  # search family: what the request compares
     carries_vectors: bool = False
-    written: list[tuple[str, Any]] = field(default_factory=list)  # (where, point) written
+    written: Written = field(default_factory=Written)  # (where, point) written
+    packed: PackedPoints | None = None  # an upsert's points as read from its wire bytes
     points: int = 0  # points written
     decision: str = "pending"  # routed | bridged | refused | served
     reason: str | None = None

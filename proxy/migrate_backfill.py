@@ -19,10 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+import numpy as np
+import numpy.typing as npt
 from qdrant_client import grpc as qgrpc
 from qdrant_client.conversions.conversion import payload_to_grpc
 
 from proxy.admin.generated import admin_pb2, admin_pb2_grpc
+from proxy.wire import varint
 
 Embed = Callable[[list[str]], Sequence[Sequence[float]]]
 Progress = Callable[[int, int], None]
@@ -63,10 +66,10 @@ class BackfillStats:
 
 @dataclass(frozen=True)
 class _Batch:
-    """Backlog points ready to embed: ids, parsed payloads and the texts to embed."""
+    """Backlog points ready to embed: ids, each point's PointStruct bytes, the texts."""
 
     ids: list[str]
-    payloads: list[dict[str, Any]]
+    points: list[bytes]  # serialised qdrant PointStruct: id and payload, no vectors
     texts: list[str]
 
 
@@ -102,12 +105,12 @@ def run_backfill(  # noqa: PLR0917 - the positional signature callers already us
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-upsert") as pool:
             pending: Future[int] | None = None
             for batch in _batches(admin.backlog(collection, batch_size), text_field, batch_size):
-                points = _points(batch, _embed(embed, batch))
+                request = writer.request(batch.points, _embed(embed, batch))
                 batches += 1
                 if pending is not None:
                     done += pending.result()
                     _report(progress, done, total)
-                pending = pool.submit(writer.upsert, points)
+                pending = pool.submit(writer.upsert, request, len(batch.ids))
             if pending is not None:
                 done += pending.result()
                 _report(progress, done, total)
@@ -155,7 +158,9 @@ class _Admin:
 
     def backlog(self, collection: str, page_size: int) -> Iterator[admin_pb2.BacklogPoint]:
         """Every backlog point, page after page, in one stream (no deadline: it is long)."""
-        request = admin_pb2.BacklogRequest(collection=collection, page_size=page_size)
+        request = admin_pb2.BacklogRequest(
+            collection=collection, page_size=page_size, as_points=True
+        )
         stream = self._stub.StreamBacklog(request, metadata=self._metadata)
         try:
             for page in stream:
@@ -177,15 +182,52 @@ def _batches(
         if point.id in seen:
             continue
         seen.add(point.id)
-        payload = _payload(point)
+        struct, text = _struct_and_text(point, text_field)
         batch.ids.append(point.id)
-        batch.payloads.append(payload)
-        batch.texts.append(_text(point.id, payload, text_field))
+        batch.points.append(struct)
+        batch.texts.append(text)
         if len(batch.ids) == size:
             yield batch
             batch = _Batch([], [], [])
     if batch.ids:
         yield batch
+
+
+#: A payload value's kind as the Python type a JSON reader would give (for messages).
+_KIND_TYPES = {
+    "integer_value": "int",
+    "double_value": "float",
+    "bool_value": "bool",
+    "struct_value": "dict",
+    "list_value": "list",
+    "null_value": "NoneType",
+}
+
+
+def _struct_and_text(point: admin_pb2.BacklogPoint, field: str) -> tuple[bytes, str]:
+    """The point as PointStruct bytes (id and payload, copied as sent) and its text.
+
+    vecgate sends `point` when asked (`as_points`); a gateway that predates it sends
+    `payload_json`, from which the struct is built.
+    """
+    if not point.point:
+        payload = _payload(point)
+        struct = qgrpc.PointStruct(id=_point_id(point.id), payload=payload_to_grpc(payload))
+        return struct.SerializeToString(), _text(point.id, payload, field)
+    values = qgrpc.PointStruct.FromString(point.point).payload
+    if field not in values:
+        keys = ", ".join(sorted(values)) or "none"
+        raise BackfillError(
+            f"point {point.id} has no payload field {field!r} to embed (its fields: {keys})"
+        )
+    value = values[field]
+    kind = value.WhichOneof("kind")
+    if kind != "string_value":
+        raise BackfillError(
+            f"point {point.id}: payload field {field!r} is "
+            f"{_KIND_TYPES.get(kind or '', 'NoneType')}, not a string"
+        )
+    return point.point, value.string_value
 
 
 def _payload(point: admin_pb2.BacklogPoint) -> dict[str, Any]:
@@ -216,21 +258,31 @@ def _text(point_id: str, payload: dict[str, Any], field: str) -> str:
     return text
 
 
-def _embed(embed: Embed, batch: _Batch) -> Sequence[Sequence[float]]:
-    """Call the caller's function; it must return one vector per text (lists or numpy)."""
-    vectors: Sequence[Sequence[float]] = _plain(embed(batch.texts))
+def _embed(embed: Embed, batch: _Batch) -> npt.NDArray[np.float32]:
+    """Call the caller's function; it must return one vector of floats per text, in order.
+
+    Lists or numpy alike become one float32 matrix, whose rows go on the wire as they
+    are (the packed encoding of `DenseVector.data` is little-endian float32).
+    """
+    vectors = embed(batch.texts)
     if len(vectors) != len(batch.texts):
         raise BackfillError(
             f"embed returned {len(vectors)} vectors for {len(batch.texts)} texts "
             f"(points {batch.ids[0]}..{batch.ids[-1]})"
         )
-    return vectors
-
-
-def _plain(value: Any) -> Any:
-    """A numpy array as Python lists: protobuf copies those ~6x faster than numpy scalars."""
-    tolist = getattr(value, "tolist", None)
-    return tolist() if callable(tolist) else value
+    try:
+        matrix = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise BackfillError(
+            f"points {batch.ids[0]}..{batch.ids[-1]}: embed returned no vectors of floats "
+            f"of one size: {error}"
+        ) from None
+    if matrix.ndim != 2 or not matrix.shape[1]:
+        raise BackfillError(
+            f"points {batch.ids[0]}..{batch.ids[-1]}: embed returned no vectors of floats "
+            f"(an array of shape {matrix.shape})"
+        )
+    return np.ascontiguousarray(matrix, dtype="<f4")
 
 
 def _point_id(text: str) -> Any:
@@ -242,28 +294,32 @@ def _point_id(text: str) -> Any:
     )
 
 
-def _points(batch: _Batch, vectors: Sequence[Sequence[float]]) -> list[Any]:
-    """Qdrant points: the same id and payload, the new vector."""
-    points = []
-    for point_id, payload, vector in zip(batch.ids, batch.payloads, vectors, strict=True):
-        try:
-            dense = qgrpc.Vector(dense=qgrpc.DenseVector(data=_plain(vector)))
-        except (TypeError, ValueError) as error:
-            raise BackfillError(
-                f"point {point_id}: embed returned no vector of floats: {error}"
-            ) from None
-        points.append(
-            qgrpc.PointStruct(
-                id=_point_id(point_id),
-                vectors=qgrpc.Vectors(vector=dense),
-                payload=payload_to_grpc(payload),
-            )
-        )
-    return points
+def _field(number: int, body: bytes) -> bytes:
+    """One length-delimited protobuf field (field numbers below 16: a one-byte tag)."""
+    return bytes([number << 3 | 2]) + varint(len(body)) + body
+
+
+def _vector_prefix(dim: int) -> bytes:
+    """The bytes of `PointStruct.vectors` = Vectors{vector: Vector{dense: {data}}} up to
+    the `dim` floats themselves, which follow it."""
+    data = 4 * dim
+    dense = 1 + len(varint(data)) + data  # DenseVector{data = 1}
+    vector = 2 + len(varint(dense)) + dense  # Vector{dense = 101}: a two-byte tag
+    vectors = 1 + len(varint(vector)) + vector  # Vectors{vector = 1}
+    return (
+        b"\x22" + varint(vectors)  # PointStruct.vectors = 4
+        + b"\x0a" + varint(vector)
+        + b"\xaa\x06" + varint(dense)
+        + b"\x0a" + varint(data)
+    )  # fmt: skip
 
 
 class _Writer:
-    """Upserts under the target identity through vecgate's Qdrant front (raw gRPC)."""
+    """Upserts under the target identity through vecgate's Qdrant front (raw gRPC).
+
+    The request is put together as wire bytes: the backlog's PointStruct bytes of each
+    point followed by its vector field, without building protobuf objects point by point.
+    """
 
     def __init__(
         self,
@@ -273,28 +329,39 @@ class _Writer:
         admin_key: str | None,
         timeout: float,
     ) -> None:
-        self._stub = qgrpc.PointsStub(channel)
-        self._collection = collection
+        self._call = channel.unary_unary(
+            "/qdrant.Points/Upsert",
+            request_serializer=None,  # the request is sent as the bytes built here
+            response_deserializer=qgrpc.PointsOperationResponse.FromString,
+        )
+        # Insert-only: a point an application wrote under the target version after the
+        # backlog listed it (dual-write) is newer than the backfill's, and is kept.
+        self._head: bytes = qgrpc.UpsertPoints(
+            collection_name=collection, wait=True, update_mode=qgrpc.InsertOnly
+        ).SerializeToString()
         self._identity = identity
         headers = [("x-embedding-model", identity)]
         self._metadata = tuple(headers + ([("api-key", admin_key)] if admin_key else []))
         self._timeout = timeout
+        self._prefixes: dict[int, bytes] = {}
 
-    def upsert(self, points: list[Any]) -> int:
-        """Write one batch and wait until it is applied; returns how many points.
+    def request(self, points: list[bytes], vectors: npt.NDArray[np.float32]) -> bytes:
+        """An `UpsertPoints` (insert-only, wait) of the points with these vectors, as bytes."""
+        dim = int(vectors.shape[1])
+        prefix = self._prefixes.get(dim)
+        if prefix is None:
+            prefix = self._prefixes[dim] = _vector_prefix(dim)
+        fields = [
+            _field(3, point + prefix + row)  # UpsertPoints.points = 3
+            for point, row in zip(points, map(bytes, vectors), strict=True)
+        ]
+        return self._head + b"".join(fields)
 
-        Insert-only: a point an application wrote under the target version after the
-        backlog listed it (dual-write) is newer than the backfill's, and is kept.
-        """
-        request = qgrpc.UpsertPoints(
-            collection_name=self._collection,
-            wait=True,
-            points=points,
-            update_mode=qgrpc.InsertOnly,
-        )
+    def upsert(self, request: bytes, count: int) -> int:
+        """Write one batch and wait until it is applied; returns how many points."""
         try:
-            self._stub.Upsert(request, timeout=self._timeout, metadata=self._metadata)
+            self._call(request, timeout=self._timeout, metadata=self._metadata)
         except grpc.RpcError as error:
-            what = f"upsert of {len(points)} points under {self._identity}"
+            what = f"upsert of {count} points under {self._identity}"
             raise _rpc_error(what, error) from None
-        return len(points)
+        return count

@@ -38,6 +38,7 @@ from proxy.models import ModelRegistry, check_distance
 from proxy.registry import METADATA_KEY, LogicalCollection, Partition, Registry, VectorSpec
 from proxy.store import RecordStore
 from proxy.values import payload_to_python
+from proxy.wire_points import PointCopier
 
 STORE = "vg__migrations"
 SCAN_PAGE = 1000
@@ -294,9 +295,20 @@ class Migrations:
         return max(0.0, gained / elapsed) if elapsed > 0 else 0.0
 
     async def backlog(
-        self, collection: str, page_size: int, cursor: str, fields: Sequence[str]
-    ) -> AsyncIterator[tuple[list[tuple[str, str]], str, int]]:
-        """Pages of (id, payload JSON) of source points without a target point."""
+        self,
+        collection: str,
+        page_size: int,
+        cursor: str,
+        fields: Sequence[str],
+        *,
+        as_points: bool = False,
+    ) -> AsyncIterator[tuple[list[tuple[str, str | bytes]], str, int]]:
+        """Pages of (id, payload JSON) of source points without a target point.
+
+        With `as_points`, (id, serialised PointStruct of id and payload) instead: the
+        payload entries are copied as bytes, never converted (`wire_points.PointCopier`).
+        """
+        copy = PointCopier(self.tag_keys) if as_points else None
         record = await self.record(collection)
         _, source, target = await self._partitions(record)
         if source is None or target is None:
@@ -309,8 +321,11 @@ class Migrations:
             scanned += len(page)
             present = await self._present(target, page)
             missing = [p for p in page if p.id.SerializeToString() not in present]
-            out = []
+            out: list[tuple[str, str | bytes]] = []
             for point in missing:
+                if copy is not None:
+                    out.append((_id_text(point.id), copy(point)))
+                    continue
                 payload = payload_to_python(point.payload)
                 for key in self.tag_keys:
                     payload.pop(key, None)

@@ -36,14 +36,30 @@ def value_to_python(value: jpb.Value) -> Any:
     return None
 
 
+#: `Value` kinds whose field holds the Python value itself.
+_SCALARS = frozenset({"string_value", "integer_value", "double_value", "bool_value"})
+
+
 def payload_to_python(fields: Mapping[str, jpb.Value]) -> dict[str, Any]:
-    """A protobuf payload map as a Python dict."""
-    return {key: value_to_python(item) for key, item in fields.items()}
+    """A protobuf payload map as a Python dict (scalars inline: no call per value)."""
+    return {
+        key: getattr(item, kind)
+        if (kind := item.WhichOneof("kind")) in _SCALARS
+        else value_to_python(item)
+        for key, item in fields.items()
+    }
+
+
+#: Exact Python types and the `Value` field that holds them (subclasses take the long way).
+_FIELDS = {str: "string_value", int: "integer_value", float: "double_value", bool: "bool_value"}
 
 
 def python_to_value(data: Any, out: jpb.Value) -> None:
     """Write a JSON-like Python value into `out` (a `Value` inside a message)."""
-    if data is None:
+    field = _FIELDS.get(type(data))
+    if field is not None:
+        setattr(out, field, data)
+    elif data is None:
         out.null_value = jpb.NULL_VALUE
     elif isinstance(data, bool):
         out.bool_value = data
@@ -65,9 +81,14 @@ def python_to_value(data: Any, out: jpb.Value) -> None:
 
 
 def python_to_payload(data: Mapping[str, Any], out: MutableMapping[str, jpb.Value]) -> None:
-    """Fill a protobuf payload map from a Python dict."""
+    """Fill a protobuf payload map from a Python dict (scalars inline: no call per value)."""
+    fields = _FIELDS
     for key, item in data.items():
-        python_to_value(item, out[key])
+        field = fields.get(type(item))
+        if field is not None:
+            setattr(out[key], field, item)
+        else:
+            python_to_value(item, out[key])
 
 
 def point_id_to_python(point_id: cpb.PointId) -> PointKey:

@@ -48,7 +48,7 @@ def packed_matrix(messages: list[Any], dim: int) -> Floats | None:
     """
     if not messages:
         return np.empty((0, dim), dtype=np.float32)
-    header = bytes([_FIELD_1_LENGTH_DELIMITED]) + _varint(4 * dim)
+    header = bytes([_FIELD_1_LENGTH_DELIMITED]) + varint(4 * dim)
     blobs = [message.SerializeToString() for message in messages]
     joined = b"".join(blobs)  # one copy; each row is then header + dim floats
     if len(joined) != len(blobs) * (len(header) + 4 * dim):
@@ -59,7 +59,7 @@ def packed_matrix(messages: list[Any], dim: int) -> Floats | None:
     return rows["v"]  # a view: no second copy
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
     out = bytearray()
     while True:
         byte = value & 0x7F

@@ -42,6 +42,7 @@ from adapters.embedded.filters import filter_to_edge, to_edge_filter
 from adapters.embedded.vectors import point_vector_to_edge
 from proxy.errors import InvalidArgument, NotFound, Unimplemented
 from proxy.values import payload_to_python, point_id_to_python
+from proxy.wire_points import read_upsert
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -249,19 +250,53 @@ def _converted(
         yield key, vector, point
 
 
+def _packed_points(
+    collection: Collection, request: ppb.UpsertPoints
+) -> tuple[list[qe.Point], list[qe.PointId]] | None:
+    """The engine points of an upsert whose vectors all fit the one unnamed dense vector.
+
+    Vectors and numeric ids are read from the wire bytes in one pass (`wire_points`):
+    no per-point vector conversion or check. None means: take the general path.
+    """
+    specs = vector_specs(collection.config)
+    spec = specs.get("")
+    if len(specs) != 1 or spec is None or spec.kind != DENSE:
+        return None
+    packed = read_upsert(request)
+    matrix = packed.matrix(spec.size)
+    if matrix is None:
+        return None
+    points = request.points
+    numeric = packed.numeric_ids()
+    keys: list[qe.PointId] = (
+        list(numeric)
+        if numeric is not None
+        else [_point_key(point, "Empty ID is not allowed") for point in points]
+    )
+    payloads = [payload_to_python(p.payload) if len(p.payload) else None for p in points]
+    return list(map(qe.Point, keys, matrix.tolist(), payloads)), keys
+
+
 def plan_upsert(
     collection: Collection,
     points: Iterable[ppb.PointStruct],
     update_filter: Any = None,
     update_mode: int | None = None,
+    request: ppb.UpsertPoints | None = None,
 ) -> Step:
-    """Convert and check every point; the upsert creates them (unless update-only)."""
-    engine_points = []
-    keys = []
-    for key, vector, point in _converted(collection, points, "Empty ID is not allowed"):
-        payload = payload_to_python(point.payload) if point.payload else None
-        engine_points.append(qe.Point(key, vector, payload))
-        keys.append(key)
+    """Convert and check every point; the upsert creates them (unless update-only).
+
+    With the whole `request`, plain dense upserts take the wire fast path.
+    """
+    packed = _packed_points(collection, request) if request is not None else None
+    if packed is not None:
+        engine_points, keys = packed
+    else:
+        engine_points, keys = [], []
+        for key, vector, point in _converted(collection, points, "Empty ID is not allowed"):
+            payload = payload_to_python(point.payload) if point.payload else None
+            engine_points.append(qe.Point(key, vector, payload))
+            keys.append(key)
     mode = _UPDATE_MODES.get(update_mode) if update_mode is not None else None
     op = qe.UpdateOperation.upsert_points(engine_points, to_edge_filter(update_filter), mode)
     return Step(op, creates=[] if update_mode == ppb.UpdateOnly else keys)
@@ -367,6 +402,7 @@ def upsert(catalog: Catalog, request: ppb.UpsertPoints) -> ppb.PointsOperationRe
         request.points,
         _optional(request, "update_filter"),
         _optional(request, "update_mode"),
+        request,
     )
 
 

@@ -390,12 +390,17 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         try:
             self._authorise(context)
             pages = self.migrations.backlog(
-                request.collection, request.page_size, request.cursor, request.payload_fields
+                request.collection,
+                request.page_size,
+                request.cursor,
+                request.payload_fields,
+                as_points=request.as_points,
             )
+            field = "point" if request.as_points else "payload_json"
             async for points, cursor, scanned in pages:
                 page = admin_pb2.BacklogPage(cursor=cursor, scanned=scanned)
                 for point_id, payload in points:
-                    page.points.add(id=point_id, payload_json=payload)
+                    page.points.add(id=point_id, **{field: payload})
                 yield page
         except VecgateError as error:
             await context.abort(error.code, error.message)

@@ -85,6 +85,7 @@ def serve(
     ] = None,
 ) -> None:
     """Run the gateway (flags beat the config file, which beats the defaults)."""
+    from proxy.heap import keep_large_buffers
     from proxy.logs import configure_logging
     from proxy.server import serve as run
 
@@ -95,6 +96,7 @@ def serve(
     except ConfigError as exc:
         raise Failure(str(exc), ExitCode.USAGE) from None
     configure_logging(log_level.value)
+    keep_large_buffers()
     try:
         asyncio.run(run(loaded))
     except (OSError, VecgateError) as exc:  # cannot listen, or the backend refused us

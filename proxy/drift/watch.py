@@ -148,7 +148,7 @@ class DriftWatch:
             self.counters.skipped += 1
             return
         try:
-            self.queue.put_nowait((partition, [point for _, point in env.written]))
+            self.queue.put_nowait((partition, env.written.points))
         except asyncio.QueueFull:
             self.counters.dropped += 1
 

@@ -13,9 +13,10 @@ from proxy.envelope import Envelope
 from proxy.errors import FailedPrecondition, NoPartition
 from proxy.filters.bridge import bridge_for
 from proxy.frontend.ops import Kind
-from proxy.frontend.walk import point_vector_names, query_shape, written_points
+from proxy.frontend.walk import Written, point_vector_names, query_shape
 from proxy.registry import Partition, Registry
 from proxy.routing import choose_partition, missing_identity
+from proxy.wire_points import read_upsert
 
 _DATA_KINDS = (Kind.WRITE, Kind.READ, Kind.SEARCH)
 
@@ -64,12 +65,19 @@ class Route(RequestFilter):
             env.carries_vectors = bool(env.shape.vectors)
             return env.shape.names
         names: set[str] = set()
-        if op.kind is Kind.WRITE:
-            env.written = list(written_points(op.name, request))
+        if op.name == "Upsert":  # read from the wire bytes in one pass (wire_points)
+            env.packed = read_upsert(request)
+            env.written = Written(op.name, request, env.packed.count)
+            env.points = env.packed.count
+            if env.packed.unnamed_dense:
+                env.carries_vectors = True
+                return {""}
+        elif op.kind is Kind.WRITE:
+            env.written = Written(op.name, request)
             env.points = len(env.written)
-            for _, point in env.written:
-                names.update(point_vector_names(point))
-            env.carries_vectors = bool(names)
+        for _, point in env.written:
+            names.update(point_vector_names(point))
+        env.carries_vectors = bool(names)
         return names
 
     def _route_lookup(self, env: Envelope, lookup: Any, partition: Partition) -> None:

@@ -35,6 +35,8 @@ class Tag(RequestFilter):
         self.model_key = tags.model_key
         self.version_key = tags.version_key
         self.keys = (tags.model_key, tags.version_key)
+        self._encoded_keys = frozenset(key.encode() for key in self.keys)
+        self._fragments: dict[tuple[str, str], bytes] = {}
 
     def tag_values(self, partition: Partition) -> tuple[str, str]:
         """The model and version strings stored on the partition's points."""
@@ -57,7 +59,14 @@ class Tag(RequestFilter):
         values = self.tag_values(partition)
         name, request = env.op.name, env.request
         if name == "Upsert":
-            self._tag_points(request.points, values, "points")
+            if env.packed is not None and not self._encoded_keys & env.packed.keys:
+                # No point carries a tag key (read from the wire): merge the two payload
+                # entries into each point, one C-level call per point.
+                fragment = self._fragment(values)
+                for point in request.points:
+                    point.MergeFromString(fragment)
+            else:
+                self._tag_points(request.points, values, "points")
         elif name in ("SetPayload", "OverwritePayload"):
             self._guard_set(request, values, overwrite=name == "OverwritePayload")
         elif name == "DeletePayload":
@@ -71,6 +80,16 @@ class Tag(RequestFilter):
             env.extra["unwrap_batch"] = True
         elif name == "UpdateBatch":
             self._tag_batch(request, values)
+
+    def _fragment(self, values: tuple[str, str]) -> bytes:
+        """A serialised `PointStruct` holding only the two tag payload entries."""
+        fragment = self._fragments.get(values)
+        if fragment is None:
+            point = ppb.PointStruct()
+            for key, value in zip(self.keys, values, strict=True):
+                point.payload[key].string_value = value
+            fragment = self._fragments[values] = point.SerializeToString()
+        return fragment
 
     def on_response(self, env: Envelope, response: Any) -> Any:
         """Turn the batch made from an UpdateVectors back into its own response."""

@@ -15,6 +15,7 @@ from proxy.frontend.ops import Kind
 from proxy.frontend.walk import QueryVector, point_vectors
 from proxy.registry import Partition
 from proxy.wire import packed_matrix
+from proxy.wire_points import PackedPoints
 
 
 class Validate(RequestFilter):
@@ -30,10 +31,24 @@ class Validate(RequestFilter):
         if env.op.kind is Kind.SEARCH and env.shape is not None:
             check_vectors(env.shape.vectors, partition)
         elif env.op.kind is Kind.WRITE:
+            if env.packed is not None and _packed_fit(env.packed, partition):
+                return
             check_written_points(env.written, partition)
 
 
-def check_written_points(written: list[tuple[str, Any]], partition: Partition) -> None:
+def _packed_fit(packed: PackedPoints, partition: Partition) -> bool:
+    """Whether an upsert read from the wire is all finite unnamed vectors of the right size.
+
+    False sends the request through `check_written_points`, which words any refusal.
+    """
+    default = partition.vectors.get("")
+    if default is None or default.size is None or default.multivector:
+        return False
+    matrix = packed.matrix(default.size)
+    return matrix is not None and bool(np.isfinite(matrix).all())
+
+
+def check_written_points(written: Iterable[tuple[str, Any]], partition: Partition) -> None:
     """Check every written point; plain dense vectors take a batched fast path.
 
     The fast path reads all unnamed dense vectors from their wire bytes at once and

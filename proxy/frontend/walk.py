@@ -212,6 +212,42 @@ def written_points(op_name: str, request: Any) -> Iterator[tuple[str, Any]]:
                     yield f"operations[{i}].{kind}.points[{j}]", point
 
 
+class Written:
+    """The points a write request stores, as (where, point); listed only when iterated.
+
+    Building the (label, point) pairs costs a Python step per point, which the fast
+    paths of an upsert never need: they read `count` and `points` (one C-level list).
+    """
+
+    __slots__ = ("_listed", "_op_name", "_request", "count")
+
+    def __init__(self, op_name: str = "", request: Any = None, count: int | None = None) -> None:
+        self._op_name, self._request = op_name, request
+        self._listed: list[tuple[str, Any]] | None = None
+        if count is None:
+            self._listed = list(written_points(op_name, request)) if request is not None else []
+            count = len(self._listed)
+        self.count = count
+
+    def _pairs(self) -> list[tuple[str, Any]]:
+        if self._listed is None:
+            self._listed = list(written_points(self._op_name, self._request))
+        return self._listed
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return iter(self._pairs())
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def points(self) -> list[Any]:
+        """The point messages alone, in order."""
+        if self._listed is None and self._op_name == "Upsert":
+            return list(self._request.points)
+        return [point for _, point in self._pairs()]
+
+
 def point_vectors(point: Any, where: str) -> Iterator[QueryVector]:
     """The vectors of one written point, each with its vector name."""
     vectors = point.vectors

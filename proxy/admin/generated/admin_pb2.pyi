@@ -301,24 +301,28 @@ class MigrationView(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., source: _Optional[str] = ..., target: _Optional[str] = ..., state: _Optional[str] = ..., active: _Optional[str] = ..., started: _Optional[str] = ..., ledger: _Optional[_Union[Ledger, _Mapping]] = ..., last_verify: _Optional[_Union[VerifyReport, _Mapping]] = ...) -> None: ...
 
 class BacklogRequest(_message.Message):
-    __slots__ = ("collection", "page_size", "cursor", "payload_fields")
+    __slots__ = ("collection", "page_size", "cursor", "payload_fields", "as_points")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    AS_POINTS_FIELD_NUMBER: _ClassVar[int]
     collection: str
     page_size: int
     cursor: str
     payload_fields: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, collection: _Optional[str] = ..., page_size: _Optional[int] = ..., cursor: _Optional[str] = ..., payload_fields: _Optional[_Iterable[str]] = ...) -> None: ...
+    as_points: bool
+    def __init__(self, collection: _Optional[str] = ..., page_size: _Optional[int] = ..., cursor: _Optional[str] = ..., payload_fields: _Optional[_Iterable[str]] = ..., as_points: _Optional[bool] = ...) -> None: ...
 
 class BacklogPoint(_message.Message):
-    __slots__ = ("id", "payload_json")
+    __slots__ = ("id", "payload_json", "point")
     ID_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+    POINT_FIELD_NUMBER: _ClassVar[int]
     id: str
     payload_json: str
-    def __init__(self, id: _Optional[str] = ..., payload_json: _Optional[str] = ...) -> None: ...
+    point: bytes
+    def __init__(self, id: _Optional[str] = ..., payload_json: _Optional[str] = ..., point: _Optional[bytes] = ...) -> None: ...
 
 class BacklogPage(_message.Message):
     __slots__ = ("points", "cursor", "scanned")
