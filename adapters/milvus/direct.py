@@ -7,12 +7,16 @@ upsert (rows packed into columns value by value, with a type lookup per value)
 (decision NN). Here a `SearchRequest` is built as pymilvus builds it for one dense
 float query (same search parameters, consistency level and guarantee timestamp, the
 latter from pymilvus's own `ts_utils`, so Session reads still see this process's
-writes), and an `UpsertRequest` straight from columns (vectors as one packed float
+writes); everything but the vector and the timestamp is serialised once per search
+shape (collection, field, metric, filter, top-k, output fields, level) and kept, so a
+search only serialises its vector (decision NN, "prebuilt search requests"). An
+`UpsertRequest` is built straight from columns (vectors as one packed float
 block per field, payloads as JSON by orjson as pymilvus encodes them); both go on a
 channel of our own to the same server with the same `authorization` header. Answers
 are decoded for the fields vecgate's layout has (VARCHAR key, JSON payload,
-FLOAT_VECTOR fields). A failed status raises pymilvus's `MilvusException`, as pymilvus
-would, so `errors.translate` and the reload-after-restart retry see the same errors.
+FLOAT_VECTOR fields), and only for the hits a reply uses. A failed status raises
+pymilvus's `MilvusException`, as pymilvus would, so `errors.translate` and the
+reload-after-restart retry see the same errors.
 Every other call still goes through pymilvus.
 """
 
@@ -20,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -43,13 +46,45 @@ _OPTIONS = [
 ]
 
 
-@dataclass(slots=True)
-class Hit:
-    """One search hit: primary key, Milvus score (distance or similarity), output fields."""
+_JSON = schema_pb2.DataType.JSON
+_FLOAT_VECTOR = schema_pb2.DataType.FloatVector
+_VARCHAR = schema_pb2.DataType.VarChar
+_SEARCH = "/milvus.proto.milvus.MilvusService/Search"
+#: Prebuilt request heads kept per search shape; past this many the cache starts afresh.
+PLAN_CACHE = 512
 
-    pk: str
-    distance: float
-    row: dict[str, Any]
+
+class Hits:
+    """The hits of a one-query search answer, best first, decoded only where read."""
+
+    __slots__ = ("_fields", "keys", "scores")
+
+    def __init__(self, results: schema_pb2.SearchResultData) -> None:
+        ids = results.ids
+        self.keys: list[str] = (
+            list(ids.str_id.data) if ids.HasField("str_id") else [str(i) for i in ids.int_id.data]
+        )
+        self.scores: list[float] = list(results.scores)
+        self._fields = {data.field_name: data for data in results.fields_data}
+        for name, data in self._fields.items():
+            if data.type not in (_JSON, _FLOAT_VECTOR, _VARCHAR):
+                raise TypeError(f"output field `{name}` has a type vecgate does not read")
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def value(self, name: str, i: int) -> Any:
+        """Hit `i`'s value of output field `name` (JSON decoded; a vector as a list)."""
+        data = self._fields.get(name)
+        if data is None:
+            return None
+        if data.type == _JSON:
+            cells = data.scalars.json_data.data
+            return orjson.loads(cells[i]) if i < len(cells) else None
+        if data.type == _FLOAT_VECTOR:
+            dim = data.vectors.dim
+            return list(data.vectors.float_vector.data[i * dim : (i + 1) * dim])
+        return data.scalars.string_data.data[i]
 
 
 def address_of(uri: str) -> str:
@@ -57,19 +92,46 @@ def address_of(uri: str) -> str:
     return uri.split("://", 1)[-1].rstrip("/")
 
 
-def search_request(
+def _search_head(
     collection: str,
     *,
-    vector: np.ndarray,
     field: str,
     metric: str,
     expression: str,
     limit: int,
-    output_fields: list[str],
-    consistency: str,
-    endpoint: str,
-) -> milvus_pb2.SearchRequest:
-    """The `SearchRequest` pymilvus sends for one dense float query vector."""
+    output_fields: tuple[str, ...],
+    consistency: int,
+) -> bytes:
+    """Every field of the `SearchRequest` pymilvus sends for one dense float query,
+    serialised, but the query itself and the guarantee timestamp."""
+    params = {
+        "topk": str(limit),
+        "round_decimal": "-1",
+        "ignore_growing": "False",
+        "metric_type": metric,
+        "anns_field": field,
+        "params": json.dumps({"metric_type": metric}, separators=(",", ":")),
+    }
+    head = milvus_pb2.SearchRequest(
+        collection_name=collection,
+        dsl=expression,
+        dsl_type=common_pb2.DslType.BoolExprV1,
+        search_params=[common_pb2.KeyValuePair(key=k, value=v) for k, v in params.items()],
+        output_fields=output_fields,
+        nq=1,
+        consistency_level=consistency,
+        use_default_consistency=False,
+    )
+    serialised: bytes = head.SerializeToString()
+    return serialised
+
+
+def search_request(head: bytes, vector: np.ndarray, guarantee_timestamp: int) -> bytes:
+    """A serialised `SearchRequest`: a prebuilt head and this query's vector and timestamp.
+
+    Protobuf reads concatenated messages as one (their fields merged); the head holds
+    neither of these two fields, so the result is the message pymilvus would build.
+    """
     placeholder = common_pb2.PlaceholderGroup(
         placeholders=[
             common_pb2.PlaceholderValue(
@@ -79,28 +141,12 @@ def search_request(
             )
         ]
     )
-    params = {
-        "topk": str(limit),
-        "round_decimal": "-1",
-        "ignore_growing": "False",
-        "metric_type": metric,
-        "anns_field": field,
-        "params": json.dumps({"metric_type": metric}, separators=(",", ":")),
-    }
-    guarantee: dict[str, Any] = {"consistency_level": consistency}
-    ts_utils.construct_guarantee_ts(collection, guarantee, endpoint)
-    return milvus_pb2.SearchRequest(
-        collection_name=collection,
-        dsl=expression,
-        dsl_type=common_pb2.DslType.BoolExprV1,
+    tail = milvus_pb2.SearchRequest(
         placeholder_group=placeholder.SerializeToString(),
-        search_params=[common_pb2.KeyValuePair(key=k, value=v) for k, v in params.items()],
-        output_fields=output_fields,
-        nq=1,
-        guarantee_timestamp=guarantee["guarantee_timestamp"],
-        consistency_level=guarantee["consistency_level"],
-        use_default_consistency=False,
+        guarantee_timestamp=guarantee_timestamp,
     )
+    serialised: bytes = tail.SerializeToString()
+    return head + serialised
 
 
 def _varint(value: int) -> bytes:
@@ -164,33 +210,6 @@ def json_of(payload: Any) -> bytes:
         raise
 
 
-def _column(data: schema_pb2.FieldData, count: int) -> list[Any]:
-    """The values of one output field, hit by hit."""
-    if data.type == schema_pb2.DataType.JSON:
-        cells = data.scalars.json_data.data
-        return [orjson.loads(cells[i]) if i < len(cells) else None for i in range(count)]
-    if data.type == schema_pb2.DataType.FloatVector:
-        dim = data.vectors.dim
-        flat = data.vectors.float_vector.data
-        return [list(flat[i * dim : (i + 1) * dim]) for i in range(count)]
-    if data.type == schema_pb2.DataType.VarChar:
-        return list(data.scalars.string_data.data)[:count]
-    raise TypeError(f"output field `{data.field_name}` has a type vecgate does not read")
-
-
-def hits_of(results: schema_pb2.SearchResultData) -> list[Hit]:
-    """The hits of a one-query search answer, best first."""
-    ids = results.ids
-    keys = list(ids.str_id.data) if ids.HasField("str_id") else [str(i) for i in ids.int_id.data]
-    count = len(keys)
-    columns = {data.field_name: _column(data, count) for data in results.fields_data}
-    scores = results.scores
-    return [
-        Hit(pk=keys[i], distance=float(scores[i]), row={k: c[i] for k, c in columns.items()})
-        for i in range(count)
-    ]
-
-
 class FastPath:
     """A gRPC channel of the adapter's own to one Milvus server, for Search and Upsert."""
 
@@ -200,19 +219,64 @@ class FastPath:
         self.metadata = (header,) if token else None
         self._channel: grpc.aio.Channel | None = None
         self._stub: Any = None
+        self._search: Any = None
+        self._heads: dict[tuple[Any, ...], bytes] = {}
 
     def _connected(self) -> Any:
         if self._stub is None:  # made on first use: inside the event loop that serves
             self._channel = grpc.aio.insecure_channel(self.endpoint, options=_OPTIONS)
             self._stub = milvus_pb2_grpc.MilvusServiceStub(self._channel)
+            # Search takes the request already serialised (`search_request`).
+            self._search = self._channel.unary_unary(
+                _SEARCH,
+                request_serializer=None,
+                response_deserializer=milvus_pb2.SearchResults.FromString,
+            )
         return self._stub
 
-    async def search(self, collection: str, *, timeout: float, **search: Any) -> list[Hit]:
-        """Run one search (`search_request` arguments); its hits, or `MilvusException`."""
-        request = search_request(collection, endpoint=self.endpoint, **search)
-        response = await self._connected().Search(request, timeout=timeout, metadata=self.metadata)
+    def _head(self, collection: str, consistency: str, **shape: Any) -> tuple[bytes, int]:
+        """The prebuilt request head of a search shape, and its guarantee timestamp."""
+        guarantee: dict[str, Any] = {"consistency_level": consistency}
+        # pymilvus's rule: Strong 0 (the server's newest), Session this process's last
+        # write to the collection, Bounded and Eventually fixed markers.
+        ts_utils.construct_guarantee_ts(collection, guarantee, self.endpoint)
+        level = guarantee["consistency_level"]
+        key = (collection, level, *shape.values())
+        head = self._heads.get(key)
+        if head is None:
+            if len(self._heads) >= PLAN_CACHE:
+                self._heads.clear()
+            head = self._heads[key] = _search_head(collection, consistency=level, **shape)
+        return head, guarantee["guarantee_timestamp"]
+
+    async def search(
+        self,
+        collection: str,
+        *,
+        timeout: float,
+        vector: np.ndarray,
+        consistency: str,
+        field: str,
+        metric: str,
+        expression: str,
+        limit: int,
+        output_fields: tuple[str, ...],
+    ) -> Hits:
+        """Run one search; its hits, or `MilvusException`."""
+        head, guarantee = self._head(
+            collection,
+            consistency,
+            field=field,
+            metric=metric,
+            expression=expression,
+            limit=limit,
+            output_fields=output_fields,
+        )
+        self._connected()
+        request = search_request(head, vector, guarantee)
+        response = await self._search(request, timeout=timeout, metadata=self.metadata)
         check_status(response.status)
-        return hits_of(response.results)
+        return Hits(response.results)
 
     async def upsert(
         self,
@@ -234,4 +298,4 @@ class FastPath:
         """Close the channel (if it was opened)."""
         if self._channel is not None:
             await self._channel.close(None)
-            self._channel = self._stub = None
+            self._channel = self._stub = self._search = None

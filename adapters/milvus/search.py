@@ -24,11 +24,19 @@ from qdrant_client.grpc import points_pb2 as ppb
 from adapters.milvus.connection import Connection
 from adapters.milvus.dispatch import rpc
 from adapters.milvus.filters import combine, to_expression
-from adapters.milvus.ids import PK, pk_list, pk_of
-from adapters.milvus.rows import by_keys, fields_for, fill_point
-from adapters.milvus.schema import CollectionSpec, VectorField
-from adapters.milvus.vectors import dense, payload_selector, prepared, vector_selector
+from adapters.milvus.ids import PK, pk_list, pk_of, write_point_id
+from adapters.milvus.rows import by_keys
+from adapters.milvus.schema import PAYLOAD, CollectionSpec, VectorField
+from adapters.milvus.vectors import (
+    dense,
+    fill_vectors,
+    payload_selector,
+    prepared,
+    select_payload,
+    vector_selector,
+)
 from proxy.errors import InvalidArgument, NotFound, Unimplemented
+from proxy.values import python_to_payload
 
 _BACKEND = "on the Milvus backend"
 DEFAULT_LIMIT = 10
@@ -101,8 +109,8 @@ def _search(
 
 async def run(conn: Connection, spec: CollectionSpec, search: Search, out: Any) -> None:
     """Run a search; append its hits (Qdrant scores, offset and threshold applied) to `out`."""
-    fields = fields_for(spec, search.payload, search.vectors)
-    output = [f for f in fields if f != PK]
+    vectors = [(name, spec.vector(name).field) for name in search.vectors]
+    output = ((PAYLOAD,) if search.payload else ()) + tuple(field for _, field in vectors)
     hits = await conn.call(
         "Search",
         conn.fast.search,
@@ -116,18 +124,23 @@ async def run(conn: Connection, spec: CollectionSpec, search: Search, out: Any) 
         consistency=conn.consistency,
     )
     euclid = search.target.metric == "L2"
-    for hit in hits[search.offset :]:
-        score = math.sqrt(max(hit.distance, 0.0)) if euclid else hit.distance
-        if search.threshold is not None and (
-            score > search.threshold if euclid else score < search.threshold
-        ):
+    threshold = search.threshold
+    keys, scores = hits.keys, hits.scores
+    for i in range(search.offset, len(keys)):
+        score = math.sqrt(max(scores[i], 0.0)) if euclid else scores[i]
+        if threshold is not None and (score > threshold if euclid else score < threshold):
             break
-        row = hit.row
-        row[PK] = hit.pk
         point = out.add()
-        fill_point(
-            spec, row, point, include=search.include, exclude=search.exclude, vectors=search.vectors
-        )
+        write_point_id(keys[i], point.id)
+        if search.payload:
+            payload = hits.value(PAYLOAD, i)
+            if payload:
+                python_to_payload(
+                    select_payload(payload, search.include, search.exclude), point.payload
+                )
+        if vectors:
+            row = {field: hits.value(field, i) for _, field in vectors}
+            fill_vectors(spec, search.vectors, row, point.vectors)
         point.score = score
 
 
