@@ -60,12 +60,14 @@ def packed_matrix(messages: list[Any], dim: int) -> Floats | None:
 
 
 def varint(value: int) -> bytes:
+    """`value` as a protobuf varint (a negative int64 as its 64-bit two's complement)."""
+    if value < 0:
+        value += 1 << 64
+    if value < 0x80:
+        return bytes((value,))
     out = bytearray()
-    while True:
-        byte = value & 0x7F
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
         value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    out.append(value)
+    return bytes(out)

@@ -35,6 +35,7 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2, milvus_pb2_grpc, schema_pb
 
 from adapters.milvus.ids import PK as PK_FIELD
 from adapters.milvus.schema import PAYLOAD as PAYLOAD_FIELD
+from proxy.wire import varint
 
 #: The channel options pymilvus sets on its own channel (no message size limits, keepalive).
 _OPTIONS = [
@@ -149,22 +150,13 @@ def search_request(head: bytes, vector: np.ndarray, guarantee_timestamp: int) ->
     return head + serialised
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def float_block(matrix: np.ndarray) -> schema_pb2.FloatArray:
     """A `FloatArray` of a float32 matrix's values, row after row, parsed from its bytes
     (one memory copy, where `data.extend` makes a Python float per value)."""
     raw = np.ascontiguousarray(matrix, dtype="<f4").tobytes()
     if not raw:
         return schema_pb2.FloatArray()
-    return schema_pb2.FloatArray.FromString(b"\x0a" + _varint(len(raw)) + raw)
+    return schema_pb2.FloatArray.FromString(b"\x0a" + varint(len(raw)) + raw)
 
 
 def upsert_request(

@@ -21,28 +21,17 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, Status
 
+from proxy.wire import varint
+
 _PACK_Q = struct.Struct("<Q").pack
 _PACK_D = struct.Struct("<d").pack
 _FLAGS = b"\x85\x01" + struct.pack("<I", 0x100)  # field 16, fixed32: has-is-remote
 _FLAGS_REMOTE = b"\x85\x01" + struct.pack("<I", 0x300)  # ... and the parent is remote
 
 
-def _varint(value: int) -> bytes:
-    if value < 0:
-        value += 1 << 64
-    if value < 0x80:
-        return bytes((value,))
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _field(tag: int, payload: bytes) -> bytes:
     """A length-delimited field (`tag` is the pre-shifted key byte)."""
-    return bytes((tag,)) + _varint(len(payload)) + payload
+    return bytes((tag,)) + varint(len(payload)) + payload
 
 
 def _any_value(value: Any) -> bytes | None:
@@ -52,7 +41,7 @@ def _any_value(value: Any) -> bytes | None:
     if isinstance(value, bool):
         return b"\x10\x01" if value else b"\x10\x00"
     if isinstance(value, int):
-        return b"\x18" + _varint(value)
+        return b"\x18" + varint(value)
     if isinstance(value, float):
         return b"\x21" + _PACK_D(value)
     return None
@@ -91,7 +80,7 @@ def _name_and_kind(name: str, kind: SpanKind) -> bytes:
     key = (name, kind)
     encoded = _NAMES.get(key)
     if encoded is None:
-        encoded = _field(0x2A, name.encode()) + b"\x30" + _varint(kind.value + 1)
+        encoded = _field(0x2A, name.encode()) + b"\x30" + varint(kind.value + 1)
         if len(_NAMES) >= _PAIRS_LIMIT:
             _NAMES.clear()
         _NAMES[key] = encoded
@@ -106,7 +95,7 @@ def _status(status: Status) -> bytes:
     return _field(
         0x7A,
         (_field(0x12, message.encode()) if message else b"")
-        + (b"\x18" + _varint(code) if code else b""),
+        + (b"\x18" + varint(code) if code else b""),
     )
 
 
@@ -131,7 +120,7 @@ def _span(span: ReadableSpan) -> bytes | None:
         attributes,
     )
     if span.dropped_attributes:
-        out.append(b"\x50" + _varint(span.dropped_attributes))
+        out.append(b"\x50" + varint(span.dropped_attributes))
     out.append(_status(span.status))
     out.append(_FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS)
     return b"".join(out)
