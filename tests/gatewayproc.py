@@ -105,6 +105,19 @@ class GatewayProcess:
                     out.append(record)
         return out
 
+    def requests_for(self, methods: set[str], timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The request log lines, once every method in `methods` has one (or `timeout`).
+
+        The gateway writes a request's line before it answers, but the line reaches this
+        process through a pipe and a reader thread, which may not have read it yet.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            records = self.requests()
+            if methods <= {r["method"] for r in records} or time.monotonic() > deadline:
+                return records
+            time.sleep(0.02)
+
     def client(self, identity: str | None = None, **kwargs: Any) -> QdrantClient:
         """An unmodified qdrant-client on the gRPC port, optionally claiming an identity."""
         headers = dict(kwargs.pop("headers", {}))
