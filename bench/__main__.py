@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 from bench.drift import bench_drift, drift_table  # noqa: E402
 from bench.drift import stream as drift_stream  # noqa: E402
 from bench.remote import bench_remote, load_wide, remote_rows, remote_verdict  # noqa: E402
+from bench.requests import query_request, upsert_request  # noqa: E402
 from tests.gatewayproc import GatewayProcess  # noqa: E402
 
 BATCH = 256
@@ -186,7 +187,6 @@ def bench_local(vectors: np.ndarray, queries: np.ndarray, work: Path) -> dict[st
 def bench_vecgate(vectors: np.ndarray, queries: np.ndarray, work: Path) -> dict[str, Any]:
     import grpc
     from qdrant_client import models
-    from qdrant_client.grpc import points_pb2 as ppb
     from qdrant_client.grpc import qdrant_pb2, qdrant_pb2_grpc
 
     gateway = GatewayProcess(work / "vecgate", log_file=work / "vecgate.log").start()
@@ -200,19 +200,11 @@ def bench_vecgate(vectors: np.ndarray, queries: np.ndarray, work: Path) -> dict[
         stub = client.grpc_points
 
         def upsert_stub(i: int) -> float:
-            request = ppb.UpsertPoints(collection_name="bench", wait=True)
-            for n in chunks[i]:
-                point = request.points.add()
-                point.id.num = n
-                point.vectors.vector.dense.data.extend(vectors[n].tolist())
-                point.payload["n"].integer_value = n
+            request = upsert_request("bench", vectors, chunks[i])
             return timed(lambda: stub.Upsert(request, metadata=metadata, timeout=60))
 
         def search_stub(i: int) -> float:
-            request = ppb.QueryPoints(
-                collection_name="bench", limit=10, with_payload=ppb.WithPayloadSelector(enable=True)
-            )
-            request.query.nearest.dense.data.extend(queries[i].tolist())
+            request = query_request("bench", queries[i])
             return timed(lambda: stub.Query(request, metadata=metadata, timeout=60))
 
         def search_client(i: int) -> float:
@@ -411,7 +403,6 @@ def bench_telemetry(
 ) -> dict[str, Any]:
     """Gateway CPU per request, telemetry all off vs traces + logs + inspection on."""
     from qdrant_client import models
-    from qdrant_client.grpc import points_pb2 as ppb
 
     from tests.otlp import Receiver
 
@@ -433,22 +424,8 @@ def bench_telemetry(
             gateway.start()
         metadata = (("x-embedding-model", IDENTITY),)
         chunks = batches(vectors)
-        upserts = []
-        for ids in chunks:
-            request = ppb.UpsertPoints(collection_name="bench", wait=True)
-            for n in ids:
-                point = request.points.add()
-                point.id.num = n
-                point.vectors.vector.dense.data.extend(vectors[n].tolist())
-                point.payload["n"].integer_value = n
-            upserts.append(request)
-        searches = []
-        for query in queries:
-            request = ppb.QueryPoints(
-                collection_name="bench", limit=10, with_payload=ppb.WithPayloadSelector(enable=True)
-            )
-            request.query.nearest.dense.data.extend(query.tolist())
-            searches.append(request)
+        upserts = [upsert_request("bench", vectors, ids) for ids in chunks]
+        searches = [query_request("bench", query) for query in queries]
         clients = {name: gateway.client(IDENTITY) for name, gateway in gateways.items()}
         stubs = {}
         for name, client in clients.items():  # kept alive: a collected client closes its channel

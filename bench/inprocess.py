@@ -29,6 +29,7 @@ from qdrant_client.grpc import collections_pb2 as cpb
 from qdrant_client.grpc import points_pb2 as ppb
 
 from bench.__main__ import ROOT, load, progress
+from bench.requests import query_request, upsert_request
 from proxy.config import load_config
 from proxy.envelope import Envelope
 from proxy.frontend.ops import OPS
@@ -72,22 +73,11 @@ async def measure(points: int, searches: int, data: Path, work: Path) -> dict[st
     )
     await call(gateway, "/qdrant.Collections/Create", create)
     for start in range(0, points, 256):
-        upsert = ppb.UpsertPoints(collection_name="bench", wait=True)
-        for n in range(start, min(start + 256, points)):
-            point = upsert.points.add()
-            point.id.num = n
-            point.vectors.vector.dense.data.extend(vectors[n].tolist())
-            point.payload["n"].integer_value = n
+        upsert = upsert_request("bench", vectors, range(start, min(start + 256, points)))
         await call(gateway, "/qdrant.Points/Upsert", upsert)
     partition = gateway.registry.resolve("bench").partitions[0]
     shard = gateway.backend.catalog.get(partition.physical).shard  # type: ignore[attr-defined]
-    requests = []
-    for query in queries:
-        request = ppb.QueryPoints(
-            collection_name="bench", limit=10, with_payload=ppb.WithPayloadSelector(enable=True)
-        )
-        request.query.nearest.dense.data.extend(query.tolist())
-        requests.append(request)
+    requests = [query_request("bench", query) for query in queries]
     whole: list[float] = []
     engine: list[float] = []
     for i, query in enumerate(queries):

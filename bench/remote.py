@@ -25,6 +25,7 @@ from qdrant_client.grpc import collections_pb2 as cpb
 from qdrant_client.grpc import collections_service_pb2_grpc, points_service_pb2_grpc
 from qdrant_client.grpc import points_pb2 as ppb
 
+from bench.requests import query_request, upsert_request
 from tests.gatewayproc import GatewayProcess
 from tests.upstream import UpstreamProcess
 
@@ -55,26 +56,12 @@ def _timed(func: Callable[[], Any]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def _upsert(collection: str, vectors: np.ndarray, rows: range) -> ppb.UpsertPoints:
-    request = ppb.UpsertPoints(collection_name=collection, wait=True)
+def _tags(collection: str) -> tuple[str, str] | None:
+    """What vecgate's Tag filter writes, for the direct path's tagged collection only."""
+    if collection != TAGGED:
+        return None
     model, version = IDENTITY.split("@")
-    for n in rows:
-        point = request.points.add()
-        point.id.num = n
-        point.vectors.vector.dense.data.extend(vectors[n].tolist())
-        point.payload["n"].integer_value = n
-        if collection == TAGGED:  # what vecgate's Tag filter adds to every point
-            point.payload["embedding_model"].string_value = model
-            point.payload["embedding_version"].string_value = version
-    return request
-
-
-def _query(collection: str, vector: np.ndarray) -> ppb.QueryPoints:
-    request = ppb.QueryPoints(
-        collection_name=collection, limit=10, with_payload=ppb.WithPayloadSelector(enable=True)
-    )
-    request.query.nearest.dense.data.extend(vector.tolist())
-    return request
+    return model, version
 
 
 class Child:
@@ -139,13 +126,13 @@ def bench_remote(
         out: dict[str, Any] = {f"upsert_{path}": [] for path in target}
         for i, rows in enumerate(chunks):  # sequential upserts, the paths in turn
             for path, collection in target.items():
-                request = _upsert(collection, vectors, rows)
+                request = upsert_request(collection, vectors, rows, _tags(collection))
                 out[f"upsert_{path}"].append(
                     _timed(lambda: points[path].Upsert(request, metadata=META, timeout=60))  # noqa: B023
                 )
             if (i + 1) % max(1, len(chunks) // 4) == 0:
                 progress(f"remote upsert (sequential): {i + 1}/{len(chunks)}")
-        reply = points["direct"].Query(_query("direct", queries[0]), timeout=60)
+        reply = points["direct"].Query(query_request("direct", queries[0]), timeout=60)
         (work / "echo-reply.bin").write_bytes(reply.SerializeToString())
         echo = Child("echo", str(work / "echo-reply.bin"))
         channels["echo"] = grpc.insecure_channel(f"127.0.0.1:{echo.port}")
@@ -155,7 +142,7 @@ def bench_remote(
             out[f"search_{path}"] = []
         for i, vector in enumerate(queries):  # searches: every path in turn
             for path, collection in searched.items():
-                request = _query(collection, vector)
+                request = query_request(collection, vector)
                 out[f"search_{path}"].append(
                     _timed(lambda: points[path].Query(request, metadata=META, timeout=60))  # noqa: B023
                 )
@@ -164,7 +151,9 @@ def bench_remote(
                     f"remote search (direct, vecgate, forwarder, echo): {i + 1}/{len(queries)}"
                 )
         for path, collection in target.items():
-            requests = [_upsert(collection, vectors, rows) for rows in chunks]
+            requests = [
+                upsert_request(collection, vectors, rows, _tags(collection)) for rows in chunks
+            ]
             stub = points[path]
 
             def send(request: ppb.UpsertPoints, stub: Any = stub) -> None:
