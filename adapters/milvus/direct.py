@@ -4,12 +4,12 @@ pymilvus spends gateway CPU on layers the adapter does not need: ~0.4 ms per sea
 (parameter checks, request building for every search variant, retry and tracing
 decorators, two channel interceptors, lazy result objects) and ~10 ms per 256-point
 upsert (rows packed into columns value by value, with a type lookup per value)
-(decision NN). Here a `SearchRequest` is built as pymilvus builds it for one dense
+(decision 43). Here a `SearchRequest` is built as pymilvus builds it for one dense
 float query (same search parameters, consistency level and guarantee timestamp, the
 latter from pymilvus's own `ts_utils`, so Session reads still see this process's
 writes); everything but the vector and the timestamp is serialised once per search
 shape (collection, field, metric, filter, top-k, output fields, level) and kept, so a
-search only serialises its vector (decision NN, "prebuilt search requests"). An
+search only serialises its vector (decision 45). An
 `UpsertRequest` is built straight from columns (vectors as one packed float
 block per field, payloads as JSON by orjson as pymilvus encodes them); both go on a
 channel of our own to the same server with the same `authorization` header. Answers

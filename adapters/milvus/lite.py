@@ -19,7 +19,7 @@ from proxy.errors import Unavailable
 
 START_TIMEOUT = 60.0
 #: milvus-lite searches with numpy; OpenBLAS (and OpenMP) worker threads spin after
-#: each call, burning ~9 ms of CPU per search on a core the gateway needs (decision NN).
+#: each call, burning ~9 ms of CPU per search on a core the gateway needs (decision 43).
 #: One thread each unless the environment says otherwise.
 SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
