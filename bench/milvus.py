@@ -27,7 +27,8 @@ from qdrant_client.grpc import collections_pb2 as cpb
 from qdrant_client.grpc import collections_service_pb2_grpc, points_service_pb2_grpc
 
 from adapters.milvus.lite import LiteServer
-from bench.remote import Child, _query, _timed, _upsert
+from bench.remote import Child, _timed
+from bench.requests import query_request, upsert_request
 from tests.gatewayproc import GatewayProcess
 
 IDENTITY = "embed3@1"
@@ -56,7 +57,7 @@ def _searches(
     direct: MilvusClient, points: Any, relayed: MilvusClient, vector: np.ndarray
 ) -> dict[str, Callable[[], Any]]:
     """One top-10 search with payloads on each path, ready to time."""
-    query, request = vector.tolist(), _query("vecgate", vector)
+    query, request = vector.tolist(), query_request("vecgate", vector)
 
     def pymilvus(client: MilvusClient) -> Callable[[], Any]:
         return lambda: client.search(
@@ -105,7 +106,7 @@ def bench_milvus(
         for i, rows in enumerate(chunks):  # sequential upserts, the two paths in turn
             data = _direct_rows(vectors, rows)
             out["upsert_direct"].append(_timed(lambda: direct.upsert(DIRECT, data)))  # noqa: B023
-            request = _upsert("vecgate", vectors, rows)
+            request = upsert_request("vecgate", vectors, rows)
             out["upsert_vecgate"].append(
                 _timed(lambda: points.Upsert(request, metadata=META, timeout=120))  # noqa: B023
             )
