@@ -113,9 +113,10 @@ def figures_table(views: list[Any]) -> str:
         "500 labelled queries; top-10 overlap with minilm@1's own query vectors / "
         "recall@10 of the source passage",
         f"{'from':<10}{'pairs':>7}  {'set':<8}{'no map':>14}{'procrustes':>14}{'ridge':>14}"
-        f"{'ridge_identity':>16}  {'chosen':<15}{'floor':<6}",
+        f"{'ridge_identity':>16}  {'chosen (rank)':<20}{'floor':<6}",
     ]
     for view in views:
+        chosen = f"{view.kind} ({view.rank})" if view.rank else view.kind
         for item in view.sets:
             none = (
                 f"{item.no_map.overlap:.3f}/{item.no_map.recall:.3f}" if item.comparable else "n/a"
@@ -126,7 +127,7 @@ def figures_table(views: list[Any]) -> str:
             ]
             lines.append(
                 f"{view.from_version:<10}{view.fit_pairs:>7}  {item.name:<8}{none:>14}"
-                f"{cells[0]:>14}{cells[1]:>14}{cells[2]:>16}  {view.kind:<15}"
+                f"{cells[0]:>14}{cells[1]:>14}{cells[2]:>16}  {chosen:<20}"
                 f"{'pass' if view.passed else 'FAIL':<6}"
             )
         lines.append(
@@ -152,7 +153,8 @@ def _map_step_us(admin: Any, source: str, vectors: np.ndarray, repeats: int) -> 
     weights = np.frombuffer(exported.weights, "<f4").reshape(
         exported.dimension_in, exported.dimension_out
     )
-    linear = LinearMap(exported.kind, weights.copy(), np.frombuffer(exported.bias, "<f4").copy())
+    bias = np.frombuffer(exported.bias, "<f4").copy()
+    linear = LinearMap(exported.kind, weights.copy(), bias, exported.rank)
 
     class _Bridge:  # what ApplyBridge reads of a LiveBridge
         def __init__(self) -> None:
@@ -188,7 +190,7 @@ def bench_bridge(
                     admin_pb2.EnableBridgeRequest(collection=COLLECTION, from_version=source),
                     metadata=META,
                 )
-                progress(f"bridge {source} -> {V1}: {view.kind}, enabled")
+                progress(f"bridge {source} -> {V1}: {view.kind}, rank {view.rank}, enabled")
             client = gateway.client()
             paths = {"native minilm@1": (V1, "minilm"), "bridged minilm@2": (V2, "minilm_ft")}
             paths["bridged mpnet@1"] = (MPNET, "mpnet")

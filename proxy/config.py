@@ -271,6 +271,9 @@ class BridgeConfig(_Strict):
     min_recall_ratio: float = Field(default=0.95, ge=0.0, le=1.0)
     #: Share of the paired points held out of fitting, to judge the maps on.
     holdout: float = Field(default=0.2, gt=0.0, lt=1.0)
+    #: A square map is stored low-rank (``I + U V``, far smaller, so cheaper per query)
+    #: when its held-out pair overlap stays within this of the dense map's; 0: dense.
+    rank_tolerance: float = Field(default=0.005, ge=0.0, le=1.0)
 
 
 class LimitsConfig(_Strict):

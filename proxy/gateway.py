@@ -18,7 +18,7 @@ from proxy.envelope import Envelope
 from proxy.errors import Internal, VecgateError
 from proxy.filters.authenticate import Authenticate
 from proxy.filters.bridge import TRAILER as BRIDGE_TRAILER
-from proxy.filters.bridge import ApplyBridge, bridge_text
+from proxy.filters.bridge import ApplyBridge
 from proxy.filters.deprecation import Deprecation
 from proxy.filters.drift_feed import DriftFeed
 from proxy.filters.identify import Identify
@@ -162,7 +162,7 @@ class Gateway:
                     response = await self._run(env)
             trailers = [(WARNING_TRAILER, w) for w in env.warnings]
             if env.bridge is not None:
-                trailers.append((BRIDGE_TRAILER, bridge_text(env.bridge)))
+                trailers.append((BRIDGE_TRAILER, env.bridge.text))
             if trailers:
                 context.set_trailing_metadata(tuple(trailers))
             return response

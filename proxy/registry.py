@@ -130,6 +130,7 @@ class LiveBridge:
     linear: LinearMap
     target: Partition  # the partition that answers
     source_view: Partition  # what the source version's query vectors must look like
+    text: str  # what the trailer, the trace and the inspection record say: "a->b v3 (kind)"
 
 
 @dataclass(slots=True)
@@ -220,7 +221,7 @@ class Registry(SharedState[RoutingState]):
             vectors={name: VectorSpec(record.d_in, record.distance)},
             created="",
         )
-        return LiveBridge(record, linear, target, view)
+        return LiveBridge(record, linear, target, view, f"{record.label()} ({record.kind})")
 
     def bridge_for(self, logical: str, source: str) -> LiveBridge | None:
         """The enabled bridge of `logical` from `source`, if any."""

@@ -59,6 +59,13 @@ def packed_matrix(messages: list[Any], dim: int) -> Floats | None:
     return rows["v"]  # a view: no second copy
 
 
+def set_packed_floats(message: Any, values: Floats) -> None:
+    """Replace the values of a message whose only field is ``repeated float data = 1``
+    (one parse of one block: no Python float per value)."""
+    raw = values.astype("<f4", copy=False).tobytes()
+    message.ParseFromString(bytes([_FIELD_1_LENGTH_DELIMITED]) + varint(len(raw)) + raw)
+
+
 def varint(value: int) -> bytes:
     """`value` as a protobuf varint (a negative int64 as its 64-bit two's complement)."""
     if value < 0:

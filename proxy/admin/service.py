@@ -761,6 +761,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
             trained_by=record.trained_by,
             enabled_at=record.enabled_at,
             min_recall_ratio=self.config.bridge.min_recall_ratio,
+            rank=record.rank,
         )
         for data in report.get("sets", []):
             figures = _set_from_dict(data)
@@ -844,6 +845,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
                 weights=raw[:split],
                 bias=raw[split:],
                 checksum=record.checksum,
+                rank=record.rank,
             )
 
         return await self._guarded(context, work)

@@ -133,6 +133,7 @@ class Bridges:
             fit_share=fit_share,
             seed=seed,
             min_recall_ratio=self.config.bridge.min_recall_ratio,
+            rank_tolerance=self.config.bridge.rank_tolerance,
         )
         previous = await self.store.get(logical.name, str(source_id))
         record = _record(logical.name, (source, target), name, distance, training)
@@ -304,6 +305,7 @@ def _record(
         d_out=d_out,
         version=0,
         kind=t.chosen.kind,
+        rank=t.chosen.rank,
         checksum=checksum(t.chosen),
         chunks=0,
         report={

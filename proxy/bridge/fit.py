@@ -12,6 +12,12 @@ Candidates (all closed form):
 - ``ridge_identity`` (same dimensions only): ``min ‖XW - Y‖² + λ‖W - I‖²`` (λ 1),
   shrunk toward "no map", which wins when pairs are few.
 
+A chosen map of equal dimensions is then made low-rank where that costs (almost)
+nothing: ``W = I + U V`` with the smallest rank (8 to d/4) whose held-out pair overlap
+is within `rank_tolerance` of the dense map's, applied as ``x + (x U) V + b``. A
+384 x 384 float32 map is 590 KB, read back from memory on every query after the
+search's scan has evicted it; rank 16 is 48 KB (docs/decisions.md, "bridge maps").
+
 Judged on held-out pairs (and on golden queries when given) against no map at all:
 top-k overlap with what the "to" version's own vectors retrieve, and recall@k against
 labels (a held-out pair's label is its own point).
@@ -29,15 +35,31 @@ Matrix = NDArray[np.float32]
 
 RIDGE_LAMBDA = 0.1
 IDENTITY_LAMBDA = 1.0
+#: Ranks tried for a low-rank residual map, smallest first (only up to d/4: beyond it
+#: the two factors are no longer much smaller than the dense matrix).
+RANKS = (8, 16, 32, 64, 96)
+RANK_TOLERANCE = 0.005
 
 
 @dataclass(frozen=True)
 class LinearMap:
-    """``y = x @ weights + bias``, float32."""
+    """``y = x @ weights + bias``, float32.
+
+    With `rank` > 0, ``weights = I + U V`` (U: d x rank, V: rank x d) and the map is
+    applied in that form; `weights` stays the dense matrix, as stored and exported.
+    """
 
     kind: str
     weights: Matrix  # (d_in, d_out)
     bias: Matrix  # (d_out,)
+    rank: int = 0
+    _factors: tuple[Matrix, Matrix] | None = field(init=False, repr=False, compare=False)
+    _bias: Matrix | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        factors = residual_factors(self.weights, self.rank) if self.rank else None
+        object.__setattr__(self, "_factors", factors)
+        object.__setattr__(self, "_bias", self.bias if self.bias.any() else None)
 
     @property
     def dims(self) -> tuple[int, int]:
@@ -47,10 +69,35 @@ class LinearMap:
 
     def apply(self, vectors: Matrix) -> Matrix:
         """Map rows of `vectors` (n, d_in) to (n, d_out)."""
-        out: Matrix = vectors @ self.weights
-        if self.bias.any():
-            out += self.bias
+        if self._factors is not None:
+            u, v = self._factors
+            low: Matrix = vectors @ u
+            out: Matrix = low @ v
+            out += vectors
+        else:
+            out = vectors @ self.weights
+        if self._bias is not None:
+            out += self._bias
         return out
+
+
+def residual_factors(weights: Matrix, rank: int) -> tuple[Matrix, Matrix]:
+    """U (d x rank), V (rank x d) with ``I + U V`` the best rank-`rank` residual of
+    `weights` (truncated SVD of ``weights - I``; exact when that is its rank)."""
+    d_in, d_out = weights.shape
+    if d_in != d_out or not 0 < rank <= d_in:
+        raise ValueError(f"a rank-{rank} residual needs a square map, not {d_in} x {d_out}")
+    u, s, vt = np.linalg.svd(weights.astype(np.float64) - np.eye(d_in))
+    left = np.ascontiguousarray((u[:, :rank] * s[:rank]).astype(np.float32))
+    right = np.ascontiguousarray(vt[:rank].astype(np.float32))
+    return left, right
+
+
+def low_rank(linear: LinearMap, rank: int) -> LinearMap:
+    """`linear` as ``I + U V`` of `rank` (its dense `weights` rebuilt from the factors)."""
+    u, v = residual_factors(linear.weights, rank)
+    weights = (np.eye(u.shape[0], dtype=np.float32) + u @ v).astype(np.float32)
+    return LinearMap(linear.kind, weights, linear.bias, rank)
 
 
 def _map(kind: str, weights: NDArray[np.float64], bias: NDArray[np.float64] | None) -> LinearMap:
@@ -263,12 +310,14 @@ def train(
     fit_share: float = 0.0,
     seed: int = 0,
     min_recall_ratio: float = 0.95,
+    rank_tolerance: float = RANK_TOLERANCE,
 ) -> Training:
     """Fit every candidate on paired vectors, judge them, choose the best.
 
     `new[i]` and `old[i]` are the same point under both versions; `pair_rows[i]` is
     that point's row in `index` (every vector of the old version's partition). The map
-    with the best held-out-pair overlap is chosen.
+    with the best held-out-pair overlap is chosen, then made low-rank where
+    `rank_tolerance` allows (`compress`).
     """
     fit, held = split(len(new), holdout, fit_share, seed)
     maps = candidates(new[fit], old[fit])
@@ -276,5 +325,43 @@ def train(
     evals = [pairs] if queries is None else [pairs, queries]
     reports = evaluate(index, distance, k, maps, evals)
     best = max(maps, key=lambda m: reports[0].maps[m.kind].overlap)
+    smaller = compress(
+        best,
+        overlap=reports[0].maps[best.kind].overlap,
+        index=index,
+        distance=distance,
+        k=k,
+        pairs=pairs,
+        tolerance=rank_tolerance,
+    )
+    if smaller is not best:  # the figures shown are those of the map that will answer
+        again = evaluate(index, distance, k, [smaller], evals)
+        for report, figs in zip(reports, again, strict=True):
+            report.maps[best.kind] = figs.maps[best.kind]
+        best = smaller
     verdict = judge(best.kind, reports, min_recall_ratio)
     return Training(best, len(new), len(fit), len(held), reports, verdict)
+
+
+def compress(
+    linear: LinearMap,
+    *,
+    overlap: float,
+    index: Matrix,
+    distance: str,
+    k: int,
+    pairs: EvalSet,
+    tolerance: float,
+) -> LinearMap:
+    """The smallest-rank residual form of a square map whose held-out pair overlap is
+    within `tolerance` of the dense map's `overlap`; the dense map if none is."""
+    d_in, d_out = linear.dims
+    if d_in != d_out or tolerance <= 0:
+        return linear
+    reference = top_k(index, pairs.old, k, distance)
+    for rank in (r for r in RANKS if 4 * r <= d_in):
+        candidate = low_rank(linear, rank)
+        found = top_k(index, candidate.apply(pairs.new), k, distance)
+        if figures(found, reference, pairs.labels).overlap >= overlap - tolerance:
+            return candidate
+    return linear

@@ -51,6 +51,7 @@ class BridgeRecord:
     checksum: str  # sha256 of the map's bytes
     chunks: int
     enabled: bool = False
+    rank: int = 0  # > 0: the map is I + U V of this rank (proxy.bridge.fit.low_rank)
     trained_at: str = ""
     trained_by: str = ""
     enabled_at: str = ""
@@ -150,6 +151,7 @@ class BridgeStore:
             record.kind,
             values[:size].reshape(record.d_in, record.d_out).astype(np.float32),
             values[size:].astype(np.float32),
+            record.rank,
         )
         self._cache = {k: v for k, v in self._cache.items() if k[0] != record.key}
         self._cache[cache_key] = linear

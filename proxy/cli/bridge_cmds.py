@@ -73,11 +73,17 @@ def _read_queries(path: Path) -> list[pb.BridgeQuery]:
     return queries
 
 
+def map_text(kind: str, rank: int) -> str:
+    """``ridge_identity`` or ``ridge_identity, rank 16``."""
+    return f"{kind}, rank {rank}" if rank else kind
+
+
 def bridge_view(view: pb.BridgeView) -> RenderableType:
     """The figures of a bridge's training, its chosen map against no map, and the floor."""
     head = Text(
         f"`{view.collection}`: {view.from_version} -> {view.to_version}, map v{view.version} "
-        f"({view.kind}, {view.dimension_in}x{view.dimension_out}), {view.state}; "
+        f"({map_text(view.kind, view.rank)}, {view.dimension_in}x{view.dimension_out}), "
+        f"{view.state}; "
         f"{view.fit_pairs} pairs fitted of {view.pairs}, {view.held_out} held out"
     )
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), title_justify="left")
@@ -224,10 +230,12 @@ def export(
     )
     bias = np.frombuffer(reply.bias, dtype="<f4")
     try:
-        np.savez(out, weights=weights, bias=bias, version=reply.version, kind=reply.kind)
+        np.savez(
+            out, weights=weights, bias=bias, version=reply.version, kind=reply.kind, rank=reply.rank
+        )
     except OSError as error:
         raise Failure(f"cannot write {out}: {error}") from None
-    show(Text(f"map v{reply.version} ({reply.kind}) written to {out}"))
+    show(Text(f"map v{reply.version} ({map_text(reply.kind, reply.rank)}) written to {out}"))
 
 
 def _label(view: pb.BridgeView) -> str:

@@ -4,7 +4,9 @@ a learned map, when an operator enabled it (`vecgate bridge enable`).
 Route decides (`bridge_for`): a search under the bridge's from-version whose every
 vector is a plain dense query vector goes to the to-version's partition. Validate
 checks the vectors against the from-version's shape; `ApplyBridge` (after it) maps
-them in place, all of a request's vectors in one float32 matrix product.
+them in place, all of a request's vectors in one float32 matrix product, reading and
+writing a `DenseVector` through its wire bytes (a bridged query's cost is mostly
+memory traffic: docs/benchmarks.md, "Query bridge").
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import numpy as np
 from proxy.chain import RequestFilter
 from proxy.envelope import Envelope
 from proxy.frontend.ops import Kind
+from proxy.frontend.walk import QueryVector
 from proxy.registry import LiveBridge, LogicalCollection, Registry
+from proxy.wire import Floats, packed_floats, set_packed_floats
 
 #: The searches a bridge answers: nearest neighbours of raw dense vectors. Recommend,
 #: discover and queries by point id name points of the from-version: not bridged.
@@ -68,23 +72,33 @@ def _query_nearest(msg: Any) -> bool:
     )
 
 
-def bridge_text(bridge: LiveBridge) -> str:
-    """What the trailer, the trace and the inspection record say."""
-    record = bridge.record
-    return f"{record.source}->{record.target} v{record.version} ({record.kind})"
-
-
 class ApplyBridge(RequestFilter):
     """Maps a bridged request's query vectors into the answering version's space."""
 
     def on_request(self, env: Envelope) -> None:
-        """Rewrite every dense query vector `x` as `x @ W + b` (float32)."""
+        """Rewrite every dense query vector `x` as `x @ W + b` (float32), in place."""
         bridge, shape = env.bridge, env.shape
         if bridge is None or shape is None:
             return
-        fields = [v.dense for v in shape.vectors]
-        matrix = np.array(fields, dtype=np.float32)
-        mapped = bridge.linear.apply(matrix)
-        for field, row in zip(fields, mapped, strict=True):
-            del field[:]  # type: ignore[union-attr]
-            field.extend(row.tolist())  # type: ignore[union-attr]
+        vectors = shape.vectors
+        if len(vectors) == 1:  # the common case: one query, no stacking
+            _write(vectors[0], bridge.linear.apply(_read(vectors[0])))
+            return
+        mapped = bridge.linear.apply(np.vstack([_read(v) for v in vectors]))
+        for vector, row in zip(vectors, mapped, strict=True):
+            _write(vector, row)
+
+
+def _read(vector: QueryVector) -> Floats:
+    if vector.message is not None:
+        return packed_floats(vector.message)
+    return np.array(vector.dense, dtype=np.float32)
+
+
+def _write(vector: QueryVector, values: Floats) -> None:
+    if vector.message is not None:
+        set_packed_floats(vector.message, values)
+        return
+    field: Any = vector.dense
+    del field[:]
+    field.extend(values.tolist())

@@ -24,6 +24,9 @@ class QueryVector:
     dense: Sequence[float] | None = None
     multi: Sequence[Sequence[float]] | None = None
     sparse: tuple[Sequence[int], Sequence[float]] | None = None
+    #: The `DenseVector` holding `dense` (its only field), when it is one: a bridge
+    #: reads and rewrites the vector through its wire bytes (`proxy.wire`).
+    message: Any = None
 
 
 @dataclass(slots=True)
@@ -50,7 +53,8 @@ def _add_typed(msg: Any, kind: str | None, name: str, where: str, out: QueryShap
     """Add a dense, multi-dense or sparse member (`Vector` and `VectorInput` share them)."""
     out.names.add(name)
     if kind == "dense":
-        out.vectors.append(QueryVector(name, where, dense=msg.dense.data))
+        dense = msg.dense
+        out.vectors.append(QueryVector(name, where, dense=dense.data, message=dense))
     elif kind == "multi_dense":
         rows = [v.data for v in msg.multi_dense.vectors]
         out.vectors.append(QueryVector(name, where, multi=rows))

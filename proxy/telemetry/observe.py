@@ -109,9 +109,7 @@ class Telemetry:
         vectors, dimension = vector_counts(env)
         bridge = ""
         if env.bridge is not None:
-            from proxy.filters.bridge import bridge_text
-
-            bridge = bridge_text(env.bridge)
+            bridge = env.bridge.text
         if self.tracing is not None:
             span, token = handle
             sampled = span.sampled

@@ -776,7 +776,7 @@ class BridgeSet(_message.Message):
     def __init__(self, name: _Optional[str] = ..., queries: _Optional[int] = ..., labelled: _Optional[int] = ..., reference_recall: _Optional[float] = ..., comparable: _Optional[bool] = ..., no_map: _Optional[_Union[BridgeFigures, _Mapping]] = ..., maps: _Optional[_Mapping[str, BridgeFigures]] = ...) -> None: ...
 
 class BridgeView(_message.Message):
-    __slots__ = ("collection", "from_version", "to_version", "version", "kind", "enabled", "state", "dimension_in", "dimension_out", "pairs", "fit_pairs", "held_out", "k", "sets", "passed", "floor_reasons", "trained_at", "trained_by", "enabled_at", "min_recall_ratio")
+    __slots__ = ("collection", "from_version", "to_version", "version", "kind", "enabled", "state", "dimension_in", "dimension_out", "pairs", "fit_pairs", "held_out", "k", "sets", "passed", "floor_reasons", "trained_at", "trained_by", "enabled_at", "min_recall_ratio", "rank")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
     TO_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -797,6 +797,7 @@ class BridgeView(_message.Message):
     TRAINED_BY_FIELD_NUMBER: _ClassVar[int]
     ENABLED_AT_FIELD_NUMBER: _ClassVar[int]
     MIN_RECALL_RATIO_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
     collection: str
     from_version: str
     to_version: str
@@ -817,7 +818,8 @@ class BridgeView(_message.Message):
     trained_by: str
     enabled_at: str
     min_recall_ratio: float
-    def __init__(self, collection: _Optional[str] = ..., from_version: _Optional[str] = ..., to_version: _Optional[str] = ..., version: _Optional[int] = ..., kind: _Optional[str] = ..., enabled: _Optional[bool] = ..., state: _Optional[str] = ..., dimension_in: _Optional[int] = ..., dimension_out: _Optional[int] = ..., pairs: _Optional[int] = ..., fit_pairs: _Optional[int] = ..., held_out: _Optional[int] = ..., k: _Optional[int] = ..., sets: _Optional[_Iterable[_Union[BridgeSet, _Mapping]]] = ..., passed: _Optional[bool] = ..., floor_reasons: _Optional[_Iterable[str]] = ..., trained_at: _Optional[str] = ..., trained_by: _Optional[str] = ..., enabled_at: _Optional[str] = ..., min_recall_ratio: _Optional[float] = ...) -> None: ...
+    rank: int
+    def __init__(self, collection: _Optional[str] = ..., from_version: _Optional[str] = ..., to_version: _Optional[str] = ..., version: _Optional[int] = ..., kind: _Optional[str] = ..., enabled: _Optional[bool] = ..., state: _Optional[str] = ..., dimension_in: _Optional[int] = ..., dimension_out: _Optional[int] = ..., pairs: _Optional[int] = ..., fit_pairs: _Optional[int] = ..., held_out: _Optional[int] = ..., k: _Optional[int] = ..., sets: _Optional[_Iterable[_Union[BridgeSet, _Mapping]]] = ..., passed: _Optional[bool] = ..., floor_reasons: _Optional[_Iterable[str]] = ..., trained_at: _Optional[str] = ..., trained_by: _Optional[str] = ..., enabled_at: _Optional[str] = ..., min_recall_ratio: _Optional[float] = ..., rank: _Optional[int] = ...) -> None: ...
 
 class EnableBridgeRequest(_message.Message):
     __slots__ = ("collection", "from_version", "to_version")
@@ -858,7 +860,7 @@ class ExportBridgeRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., from_version: _Optional[str] = ...) -> None: ...
 
 class BridgeMap(_message.Message):
-    __slots__ = ("version", "kind", "dimension_in", "dimension_out", "weights", "bias", "checksum")
+    __slots__ = ("version", "kind", "dimension_in", "dimension_out", "weights", "bias", "checksum", "rank")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_IN_FIELD_NUMBER: _ClassVar[int]
@@ -866,6 +868,7 @@ class BridgeMap(_message.Message):
     WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     BIAS_FIELD_NUMBER: _ClassVar[int]
     CHECKSUM_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
     version: int
     kind: str
     dimension_in: int
@@ -873,4 +876,5 @@ class BridgeMap(_message.Message):
     weights: bytes
     bias: bytes
     checksum: str
-    def __init__(self, version: _Optional[int] = ..., kind: _Optional[str] = ..., dimension_in: _Optional[int] = ..., dimension_out: _Optional[int] = ..., weights: _Optional[bytes] = ..., bias: _Optional[bytes] = ..., checksum: _Optional[str] = ...) -> None: ...
+    rank: int
+    def __init__(self, version: _Optional[int] = ..., kind: _Optional[str] = ..., dimension_in: _Optional[int] = ..., dimension_out: _Optional[int] = ..., weights: _Optional[bytes] = ..., bias: _Optional[bytes] = ..., checksum: _Optional[str] = ..., rank: _Optional[int] = ...) -> None: ...
