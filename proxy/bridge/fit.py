@@ -87,17 +87,29 @@ def residual_factors(weights: Matrix, rank: int) -> tuple[Matrix, Matrix]:
     d_in, d_out = weights.shape
     if d_in != d_out or not 0 < rank <= d_in:
         raise ValueError(f"a rank-{rank} residual needs a square map, not {d_in} x {d_out}")
-    u, s, vt = np.linalg.svd(weights.astype(np.float64) - np.eye(d_in))
-    left = np.ascontiguousarray((u[:, :rank] * s[:rank]).astype(np.float32))
-    right = np.ascontiguousarray(vt[:rank].astype(np.float32))
-    return left, right
+    left, right = _residual_svd(weights)
+    return (
+        np.ascontiguousarray(left[:, :rank].astype(np.float32)),
+        np.ascontiguousarray(right[:rank].astype(np.float32)),
+    )
 
 
-def low_rank(linear: LinearMap, rank: int) -> LinearMap:
-    """`linear` as ``I + U V`` of `rank` (its dense `weights` rebuilt from the factors)."""
-    u, v = residual_factors(linear.weights, rank)
-    weights = (np.eye(u.shape[0], dtype=np.float32) + u @ v).astype(np.float32)
-    return LinearMap(linear.kind, weights, linear.bias, rank)
+def _residual_svd(weights: Matrix) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(U S, Vᵀ) of ``weights - I``, singular values largest first."""
+    u, s, vt = np.linalg.svd(weights.astype(np.float64) - np.eye(weights.shape[0]))
+    return u * s, vt
+
+
+def low_rank(
+    linear: LinearMap,
+    rank: int,
+    svd: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
+) -> LinearMap:
+    """`linear` as ``I + U V`` of `rank`, its dense `weights` rebuilt from the factors
+    (`svd`: `linear`'s residual SVD, when already computed)."""
+    left, right = svd if svd is not None else _residual_svd(linear.weights)
+    weights = np.eye(left.shape[0]) + left[:, :rank] @ right[:rank]
+    return LinearMap(linear.kind, weights.astype(np.float32), linear.bias, rank)
 
 
 def _map(kind: str, weights: NDArray[np.float64], bias: NDArray[np.float64] | None) -> LinearMap:
@@ -359,8 +371,9 @@ def compress(
     if d_in != d_out or tolerance <= 0:
         return linear
     reference = top_k(index, pairs.old, k, distance)
-    for rank in (r for r in RANKS if 4 * r <= d_in):
-        candidate = low_rank(linear, rank)
+    svd = _residual_svd(linear.weights)  # once; each candidate's own factors come from
+    for rank in (r for r in RANKS if 4 * r <= d_in):  # its float32 weights, as stored
+        candidate = low_rank(linear, rank, svd)
         found = top_k(index, candidate.apply(pairs.new), k, distance)
         if figures(found, reference, pairs.labels).overlap >= overlap - tolerance:
             return candidate
