@@ -17,14 +17,22 @@ names vecgate's backend span, which `handle` runs inside; with tracing off it is
 the client's own header, passed through.
 
     metadata = (*self.auth_metadata, *trace_headers().items())
+
+An Upsert also comes with `packed`: what the gateway already read of its wire bytes
+(`proxy.wire_points.PackedPoints`: every vector and id in one pass). The policy only
+adds payload entries after that read, so its vectors and ids are the request's; a
+backend that builds its own points from them need not read the request again.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import Message
+
+if TYPE_CHECKING:
+    from proxy.wire_points import PackedPoints
 
 
 class Backend(ABC):
@@ -37,8 +45,16 @@ class Backend(ABC):
     shared: bool = False
 
     @abstractmethod
-    async def handle(self, method: str, request: Message, *, timeout: float | None = None) -> Any:
-        """Run one RPC, named by its full gRPC path (``/qdrant.Points/Search``)."""
+    async def handle(
+        self,
+        method: str,
+        request: Message,
+        *,
+        timeout: float | None = None,
+        packed: PackedPoints | None = None,
+    ) -> Any:
+        """Run one RPC, named by its full gRPC path (``/qdrant.Points/Search``);
+        `packed`: an Upsert's points as the gateway read them (may be ignored)."""
 
     @abstractmethod
     def supports(self, method: str) -> bool:

@@ -35,6 +35,7 @@ from proxy.errors import (
 )
 from proxy.frontend.ops import OPS, Kind
 from proxy.telemetry.propagation import trace_headers
+from proxy.wire_points import PackedPoints
 
 HEALTH_METHOD = "/qdrant.Qdrant/HealthCheck"
 READY_TIMEOUT = 1.0
@@ -94,7 +95,14 @@ class RemoteQdrantBackend(Backend):
         op = OPS.get(method)
         return op is not None and op.kind is not Kind.UNSUPPORTED
 
-    async def handle(self, method: str, request: Message, *, timeout: float | None = None) -> Any:
+    async def handle(
+        self,
+        method: str,
+        request: Message,
+        *,
+        timeout: float | None = None,
+        packed: PackedPoints | None = None,
+    ) -> Any:
         """Send `request` to the upstream `method`; its reply, or a `VecgateError`."""
         return await self._send(next(self._turn), method, request, timeout)
 

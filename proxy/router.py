@@ -66,13 +66,14 @@ class Router:
             for item in getattr(request, items):
                 item.collection_name = partition.physical
         op = env.backend_op or env.op
+        packed = env.packed if env.backend_op is None else None  # an Upsert's points, read
         start = time.perf_counter()
         timeout = env.extra.get("timeout")
         try:
             if self.telemetry is None:
-                return await self.backend.handle(op.method, request, timeout=timeout)
+                return await self.backend.handle(op.method, request, timeout=timeout, packed=packed)
             with self.telemetry.backend_call(op.method, partition.physical):
-                return await self.backend.handle(op.method, request, timeout=timeout)
+                return await self.backend.handle(op.method, request, timeout=timeout, packed=packed)
         except VecgateError as exc:
             exc.message = exc.message.replace(partition.physical, partition.logical)
             raise

@@ -29,9 +29,13 @@ from proxy.errors import (
 if TYPE_CHECKING:
     from google.protobuf.message import Message
 
+    from proxy.wire_points import PackedPoints
+
 __all__ = ["EmbeddedBackend", "collections", "engine_error", "reads", "writes"]
 
 log = logging.getLogger(__name__)
+
+UPSERT = "/qdrant.Points/Upsert"
 
 #: Engine messages (Qdrant's `OperationError` texts) that mean the request was wrong.
 _BAD_INPUT_PREFIXES = (
@@ -83,7 +87,14 @@ class EmbeddedBackend(Backend):
         self.catalog = Catalog(Path(data_dir), sync_writes=sync_writes)
         self._closed = False
 
-    async def handle(self, method: str, request: Message, *, timeout: float | None = None) -> Any:
+    async def handle(
+        self,
+        method: str,
+        request: Message,
+        *,
+        timeout: float | None = None,
+        packed: PackedPoints | None = None,
+    ) -> Any:
         """Run one RPC inline; the engine call is short and cannot be interrupted."""
         if self._closed:
             raise Unavailable("the embedded backend is closed; the server is shutting down")
@@ -91,6 +102,8 @@ class EmbeddedBackend(Backend):
         if handler is None:
             raise Unimplemented(f"{method} is not supported by the embedded engine")
         try:
+            if packed is not None and method == UPSERT:  # its points are read already
+                return writes.upsert_read(self.catalog, request, packed)  # type: ignore[arg-type]
             return handler(self.catalog, request)
         except VecgateError:
             raise

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import qdrant_edge as qe
@@ -42,7 +43,7 @@ from adapters.embedded.filters import filter_to_edge, to_edge_filter
 from adapters.embedded.vectors import point_vector_to_edge
 from proxy.errors import InvalidArgument, NotFound, Unimplemented
 from proxy.values import payload_to_python, point_id_to_python
-from proxy.wire_points import read_upsert
+from proxy.wire_points import PackedPoints, read_upsert
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -251,18 +252,20 @@ def _converted(
 
 
 def _packed_points(
-    collection: Collection, request: ppb.UpsertPoints
+    collection: Collection, request: ppb.UpsertPoints, packed: PackedPoints | None
 ) -> tuple[list[qe.Point], list[qe.PointId]] | None:
     """The engine points of an upsert whose vectors all fit the one unnamed dense vector.
 
-    Vectors and numeric ids are read from the wire bytes in one pass (`wire_points`):
-    no per-point vector conversion or check. None means: take the general path.
+    Vectors and numeric ids are read from the wire bytes in one pass (`wire_points`;
+    `packed` when the gateway has read them already): no per-point vector conversion
+    or check. None means: take the general path.
     """
     specs = vector_specs(collection.config)
     spec = specs.get("")
     if len(specs) != 1 or spec is None or spec.kind != DENSE:
         return None
-    packed = read_upsert(request)
+    if packed is None:
+        packed = read_upsert(request)
     matrix = packed.matrix(spec.size)
     if matrix is None:
         return None
@@ -283,14 +286,17 @@ def plan_upsert(
     update_filter: Any = None,
     update_mode: int | None = None,
     request: ppb.UpsertPoints | None = None,
+    *,
+    packed: PackedPoints | None = None,
 ) -> Step:
     """Convert and check every point; the upsert creates them (unless update-only).
 
-    With the whole `request`, plain dense upserts take the wire fast path.
+    With the whole `request`, plain dense upserts take the wire fast path (`packed`:
+    its points as the gateway read them).
     """
-    packed = _packed_points(collection, request) if request is not None else None
-    if packed is not None:
-        engine_points, keys = packed
+    fast = _packed_points(collection, request, packed) if request is not None else None
+    if fast is not None:
+        engine_points, keys = fast
     else:
         engine_points, keys = [], []
         for key, vector, point in _converted(collection, points, "Empty ID is not allowed"):
@@ -394,11 +400,18 @@ def plan_clear_payload(collection: Collection, selector: ppb.PointsSelector | No
 @rpc("/qdrant.Points/Upsert")
 def upsert(catalog: Catalog, request: ppb.UpsertPoints) -> ppb.PointsOperationResponse:
     """Insert or replace points (conditionally with `update_filter`, per `update_mode`)."""
+    return upsert_read(catalog, request, None)
+
+
+def upsert_read(
+    catalog: Catalog, request: ppb.UpsertPoints, packed: PackedPoints | None
+) -> ppb.PointsOperationResponse:
+    """`upsert`, its points given as the gateway read them (`Backend.handle`'s `packed`)."""
     _no_shard_key(request)
     return _run(
         catalog,
         request.collection_name,
-        plan_upsert,
+        partial(plan_upsert, packed=packed),
         request.points,
         _optional(request, "update_filter"),
         _optional(request, "update_mode"),

@@ -29,6 +29,7 @@ from adapters.milvus.errors import translate
 from adapters.milvus.lite import LiteServer
 from proxy.config import BackendConfig
 from proxy.errors import Internal, Unimplemented, VecgateError
+from proxy.wire_points import PackedPoints
 
 __all__ = ["MilvusBackend", "collections", "reads", "search", "writes"]
 
@@ -59,7 +60,14 @@ class MilvusBackend(Backend):
         """Whether a handler is registered for this full method path."""
         return method in HANDLERS
 
-    async def handle(self, method: str, request: Message, *, timeout: float | None = None) -> Any:
+    async def handle(
+        self,
+        method: str,
+        request: Message,
+        *,
+        timeout: float | None = None,
+        packed: PackedPoints | None = None,
+    ) -> Any:
         """Translate and run one RPC."""
         handler = HANDLERS.get(method)
         if handler is None:

@@ -17,6 +17,7 @@ from qdrant_client.grpc import qdrant_common_pb2 as qc
 from adapters.embedded import EmbeddedBackend
 from proxy.errors import InvalidArgument, NotFound, Unimplemented
 from proxy.values import payload_to_python, python_to_payload
+from proxy.wire_points import read_upsert
 
 DIM = 4
 
@@ -518,3 +519,45 @@ def test_payload_values_round_trip_types(backend):
     upsert(backend, point(1, payload=payload))
     assert payloads(backend)[1] == payload
     assert payload_to_python(point(1, payload=payload).payload) == payload
+
+
+def test_an_upsert_given_its_read_points_keeps_the_payload_added_after_the_read(
+    tmp_path: Path,
+) -> None:
+    """The gateway hands the backend the points it read from an upsert's bytes (`packed`)
+    before its Tag filter added payload entries: vectors and ids come from that read,
+    payloads from the request as it is sent, so the added entries are stored."""
+    opened = EmbeddedBackend(tmp_path / "plain")
+    params = cpb.VectorParams(size=DIM, distance=cpb.Dot)
+    create = cpb.CreateCollection(
+        collection_name="plain", vectors_config=cpb.VectorsConfig(params=params)
+    )
+    call(opened, "/qdrant.Collections/Create", create)
+    request = ppb.UpsertPoints(collection_name="plain")
+    for number, vector in ((1, [1.0, 0.0, 0.0, 0.0]), (2, [0.0, 0.5, 0.0, 0.0])):
+        sent = request.points.add()
+        sent.id.num = number
+        sent.vectors.vector.dense.data.extend(vector)  # the plain form the wire read takes
+    request.points[0].payload["a"].integer_value = 1
+    packed = read_upsert(request)
+    assert packed.matrix(DIM) is not None
+    for sent in request.points:
+        sent.payload["tag"].string_value = "v1"
+    # Not something the policy does; here it shows the vectors are taken from the read.
+    request.points[1].vectors.vector.dense.data[1] = 9.0
+    asyncio.run(opened.handle("/qdrant.Points/Upsert", request, packed=packed))
+    got = call(
+        opened,
+        "/qdrant.Points/Get",
+        ppb.GetPoints(
+            collection_name="plain",
+            ids=[qc.PointId(num=1), qc.PointId(num=2)],
+            with_payload=ppb.WithPayloadSelector(enable=True),
+            with_vectors=ppb.WithVectorsSelector(enable=True),
+        ),
+    ).result
+    asyncio.run(opened.close())
+    by_id = {p.id.num: p for p in got}
+    assert payload_to_python(by_id[1].payload) == {"a": 1, "tag": "v1"}
+    assert payload_to_python(by_id[2].payload) == {"tag": "v1"}
+    assert list(by_id[2].vectors.vector.dense.data) == [0.0, 0.5, 0.0, 0.0]
