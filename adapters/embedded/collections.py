@@ -13,7 +13,8 @@ applied by reopening the shard with the new engine config.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import qdrant_edge as qe
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -96,6 +97,7 @@ _TURBO_BITS = {
     cpb.Bits8: qe.TurboQuantBitSize.Bits8,
 }
 _MODIFIER_IDF = cpb.Modifier.Value("Idf")
+_T = TypeVar("_T")
 
 
 def _elapsed(start: float) -> float:
@@ -267,7 +269,7 @@ def quantization(q: Any) -> qe.QuantizationConfigType:
         )
     if kind == "product":
         return qe.ProductQuantizationConfig(
-            _COMPRESSION[q.product.compression],
+            _known(_COMPRESSION, q.product.compression, cpb.CompressionRatio, "compression"),
             always_ram=_opt(q.product, "always_ram"),
             memory=memory(q.product.memory) if q.product.HasField("memory") else None,
         )
@@ -277,10 +279,22 @@ def quantization(q: Any) -> qe.QuantizationConfigType:
         t = q.turboquant
         return qe.TurboQuantQuantizationConfig(
             always_ram=_opt(t, "always_ram"),
-            bits=_TURBO_BITS[t.bits] if t.HasField("bits") else None,
+            bits=_known(_TURBO_BITS, t.bits, cpb.TurboQuantBitSize, "bits")
+            if t.HasField("bits")
+            else None,
             memory=memory(t.memory) if t.HasField("memory") else None,
         )
     raise InvalidArgument("Unable to convert quantization config")
+
+
+def _known(table: Mapping[Any, _T], value: Any, enum: Any, field: str) -> _T:
+    """`table[value]`; a value the table lacks (protobuf enums are open) is refused."""
+    if value not in table:
+        names = ", ".join(enum.Name(number) for number in table)
+        raise InvalidArgument(
+            f"Wrong input: unknown quantization {field} value {value}; use one of: {names}"
+        )
+    return table[value]
 
 
 def _binary(b: cpb.BinaryQuantization) -> qe.BinaryQuantizationConfig:
@@ -288,10 +302,19 @@ def _binary(b: cpb.BinaryQuantization) -> qe.BinaryQuantizationConfig:
     if b.HasField("query_encoding"):
         if b.query_encoding.WhichOneof("variant") != "setting":
             raise InvalidArgument("Malformed `BinaryQuantizationQueryEncoding`")
-        query = _BINARY_QUERY_ENCODING[b.query_encoding.setting]
+        query = _known(
+            _BINARY_QUERY_ENCODING,
+            b.query_encoding.setting,
+            cpb.BinaryQuantizationQueryEncoding.Setting,
+            "query_encoding",
+        )
     return qe.BinaryQuantizationConfig(
         always_ram=_opt(b, "always_ram"),
-        encoding=_BINARY_ENCODING[b.encoding] if b.HasField("encoding") else None,
+        encoding=(
+            _known(_BINARY_ENCODING, b.encoding, cpb.BinaryQuantizationEncoding, "encoding")
+            if b.HasField("encoding")
+            else None
+        ),
         query_encoding=query,
         memory=memory(b.memory) if b.HasField("memory") else None,
     )
