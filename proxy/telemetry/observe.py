@@ -11,6 +11,7 @@ or a fresh random one, so logs and `vecgate inspect` still correlate.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
@@ -98,42 +99,64 @@ class Telemetry:
         return self.tracing.backend_span(method, partition)
 
     def finish(self, env: Envelope, error: VecgateError | None, handle: Any) -> None:
-        """Close the request: span, log line, metrics, inspection record."""
+        """Close the request: its span now; its metrics, log line and inspection record
+        just after the response is on its way (`record`, on the event loop's next turn).
+
+        The gRPC server starts sending the response as soon as the handler returns, in
+        the same step of the event loop; the rest of the bookkeeping then runs while the
+        response travels, not before it. Anything the client does after reading the
+        response arrives later on the same loop, so it finds the request recorded.
+        """
         seconds = time.perf_counter() - env.started
         code = error.code if error is not None else grpc.StatusCode.OK
         message = error.message if error is not None else ""
-        logical = env.logical.name if env.logical is not None else ""
-        identity = stated_identity(env)
-        partition = env.partition.physical if env.partition is not None else ""
         sampled = False
-        vectors, dimension = vector_counts(env)
-        bridge = ""
-        if env.bridge is not None:
-            bridge = env.bridge.text
         if self.tracing is not None:
             span, token = handle
             sampled = span.sampled
-            attributes: dict[str, Any] = {}
-            if sampled:
-                attributes = {
-                    "vecgate.collection": logical or env.collection or "",
-                    "vecgate.partition": partition,
-                    "vecgate.decision": env.decision,
-                    "vecgate.points": env.points,
-                    "vecgate.vectors": vectors,
-                    "vecgate.dimension": dimension,
-                }
-                if identity:
-                    attributes.update(_model_attributes(identity))
-                if env.reason:
-                    attributes["vecgate.refusal_reason"] = env.reason
-                if env.bridge is not None:
-                    attributes["vecgate.bridge"] = bridge
-                    attributes["vecgate.bridge.from"] = env.bridge.record.source
-                    attributes["vecgate.bridge.version"] = env.bridge.record.version
-            self.tracing.end(span, token, attributes, code, message)
+            self.tracing.end(
+                span, token, self._span_attributes(env) if sampled else {}, code, message
+            )
         else:
             reset_passthrough(handle)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside a server (a test): record at once
+            self.record(env, code, message, seconds, sampled)
+            return
+        loop.call_soon(self.record, env, code, message, seconds, sampled)
+
+    def _span_attributes(self, env: Envelope) -> dict[str, Any]:
+        """vecgate's attributes on a sampled server span."""
+        identity = stated_identity(env)
+        vectors, dimension = vector_counts(env)
+        logical = env.logical.name if env.logical is not None else ""
+        attributes: dict[str, Any] = {
+            "vecgate.collection": logical or env.collection or "",
+            "vecgate.partition": env.partition.physical if env.partition is not None else "",
+            "vecgate.decision": env.decision,
+            "vecgate.points": env.points,
+            "vecgate.vectors": vectors,
+            "vecgate.dimension": dimension,
+        }
+        if identity:
+            attributes.update(_model_attributes(identity))
+        if env.reason:
+            attributes["vecgate.refusal_reason"] = env.reason
+        if env.bridge is not None:
+            attributes["vecgate.bridge"] = env.bridge.text
+            attributes["vecgate.bridge.from"] = env.bridge.record.source
+            attributes["vecgate.bridge.version"] = env.bridge.record.version
+        return attributes
+
+    def record(
+        self, env: Envelope, code: grpc.StatusCode, message: str, seconds: float, sampled: bool
+    ) -> None:
+        """Count a finished request, log its line and keep its inspection record."""
+        logical = env.logical.name if env.logical is not None else ""
+        identity = stated_identity(env)
+        partition = env.partition.physical if env.partition is not None else ""
+        bridge = env.bridge.text if env.bridge is not None else ""
         self.metrics.observe(
             env.op.label,
             env.decision,
@@ -144,7 +167,7 @@ class Telemetry:
             code=code.name,
             points=env.points,
         )
-        if env.bridge is not None and error is None:
+        if env.bridge is not None and code is grpc.StatusCode.OK:
             record = env.bridge.record
             self.metrics.bridged.labels(logical, record.source, record.target).inc()
         latency_ms = round(seconds * 1000, 3)
@@ -170,6 +193,7 @@ class Telemetry:
             )
         inspection = self.inspection
         if inspection.wanted:
+            vectors, dimension = vector_counts(env)
             inspection.add(
                 RequestRecord(
                     seq=inspection.next_seq(),

@@ -183,3 +183,30 @@ def test_inspect_filters_trace_and_table(gw):
     no_key = inspect(gw, key=None)
     assert no_key.returncode == 1
     assert one_line_reason(no_key).startswith("vecgate: UNAUTHENTICATED: ")
+
+
+def test_a_request_is_recorded_before_its_client_can_look(gw):
+    """The record, log line and counters are written just after the response is sent
+    (decision 48). Whatever a client does after reading a response arrives later on the
+    gateway's event loop, so it finds that request recorded: 40 times in a row, each
+    search is in the inspection ring by its own trace id the moment its answer is back."""
+    from proxy.admin.generated import admin_pb2, admin_pb2_grpc
+
+    app = gw.client("emb@1")
+    app.upsert("docs", [models.PointStruct(id=1, vector=[1.0, 0.0, 0.5, 0.0])])
+    with grpc.insecure_channel(f"127.0.0.1:{gw.grpc_port}") as channel:
+        admin = admin_pb2_grpc.AdminStub(channel)  # type: ignore[no-untyped-call]
+        for n in range(40):
+            trace = f"{n + 1:032x}"
+            traced = gw.client("emb@1", headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"})
+            traced.query_points("docs", query=QUERY, limit=1)
+            found = list(
+                admin.InspectRequests(
+                    admin_pb2.InspectRequest(trace_id=trace),
+                    metadata=(("api-key", ADMIN),),
+                    timeout=10,
+                )
+            )
+            assert [(r.method, r.decision, r.trace_id) for r in found] == [
+                ("Points/Query", "routed", trace)
+            ], f"search {n} was not recorded when its answer arrived"
