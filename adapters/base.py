@@ -22,6 +22,12 @@ An Upsert also comes with `packed`: what the gateway already read of its wire by
 (`proxy.wire_points.PackedPoints`: every vector and id in one pass). The policy only
 adds payload entries after that read, so its vectors and ids are the request's; a
 backend that builds its own points from them need not read the request again.
+
+A backend that sets `writes_read_tags` takes the Tag filter's two payload entries
+(model, version) from `packed.tags` instead of from every point of the request: the
+filter then leaves the points as sent, and the backend must write those entries on
+every point of that Upsert, in the same operation (decision 49). The others get the
+entries written into the request by the filter.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ class Backend(ABC):
     #: Whether other processes (vecgate replicas) may change the state behind it, so that
     #: routing state must be re-read rather than trusted from this process's cache.
     shared: bool = False
+    #: Whether an Upsert's tag entries may come as `packed.tags` (see the module doc).
+    writes_read_tags: bool = False
 
     @abstractmethod
     async def handle(

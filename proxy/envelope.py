@@ -42,6 +42,7 @@ class Envelope:
     op: Op
     request: Any
     metadata: dict[str, str]
+    received: bytes | None = None  # the request's bytes as received (upserts only)
     collection: str | None = None  # the client-facing name (logical or alias)
     key: KeyConfig | None = None  # the configured key the request presented
     key_name: str | None = None  # its name

@@ -27,7 +27,7 @@ from proxy.filters.route import Route
 from proxy.filters.suspect import Suspect
 from proxy.filters.tag import Tag
 from proxy.filters.validate import Validate
-from proxy.frontend.decoding import Undecodable, lenient
+from proxy.frontend.decoding import Received, Undecodable, lenient
 from proxy.frontend.ops import OPS, Kind, Op
 from proxy.keys import KeyRing
 from proxy.models import ModelRegistry
@@ -40,6 +40,9 @@ from proxy.telemetry.status import is_server_fault
 log = structlog.get_logger("vecgate.request")
 
 WARNING_TRAILER = "vecgate-warning"
+#: RPCs whose request bytes are kept beside the parsed message: an upsert's points are
+#: read from them as received (`proxy.wire_points`, decision 49).
+KEEP_BYTES = frozenset({"/qdrant.Points/Upsert"})
 
 
 def routing_filters(
@@ -104,7 +107,8 @@ class Gateway:
         )
         self.max_deadline = limits.max_deadline_seconds
         self.default_deadline = config.backend.timeout_seconds
-        tail: list[Filter] = [Limits(config.limits), Validate(), ApplyBridge(), Tag(config.tags)]
+        tag = Tag(config.tags, backend_writes_tags=backend.writes_read_tags)
+        tail: list[Filter] = [Limits(config.limits), Validate(), ApplyBridge(), tag]
         if watch is not None:
             tail.append(DriftFeed(watch))
         self.chain = Chain([*self.filters, *tail], Router(backend, self.catalog, self.telemetry))
@@ -115,7 +119,7 @@ class Gateway:
         for op in OPS.values():
             services.setdefault(op.service, {})[op.name] = grpc.unary_unary_rpc_method_handler(
                 self._unary(op),
-                request_deserializer=lenient(op.request_type),
+                request_deserializer=lenient(op.request_type, keep=op.method in KEEP_BYTES),
                 response_serializer=op.response_type.SerializeToString,
             )
         return [grpc.method_handlers_generic_handler(s, m) for s, m in services.items()]
@@ -124,7 +128,10 @@ class Gateway:
         has_collection = "collection_name" in op.request_type.DESCRIPTOR.fields_by_name
 
         async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            if isinstance(request, Undecodable):
+            received = None
+            if type(request) is Received:
+                request, received = request.message, request.raw
+            elif isinstance(request, Undecodable):
                 refusal = request.refusal()
                 await context.abort(refusal.code, refusal.message)
             metadata: dict[str, str] = {}
@@ -135,7 +142,7 @@ class Gateway:
                 if metadata.get(key, value) != value:
                     conflicts.append(key)
                 metadata[key] = value
-            env = Envelope(op, request, metadata)
+            env = Envelope(op, request, metadata, received=received)
             if conflicts:
                 env.extra["conflicting_metadata"] = conflicts
             if has_collection:

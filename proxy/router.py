@@ -67,6 +67,8 @@ class Router:
                 item.collection_name = partition.physical
         op = env.backend_op or env.op
         packed = env.packed if env.backend_op is None else None  # an Upsert's points, read
+        if packed is None and env.packed is not None and env.packed.tags is not None:
+            raise Internal(f"{env.op.label}: its tag entries would not reach the backend")
         start = time.perf_counter()
         timeout = env.extra.get("timeout")
         try:

@@ -1,5 +1,15 @@
 """A whole upsert's points read from its wire bytes in a few C-level calls, not point by point.
 
+Two reads, one result (`PackedPoints`):
+
+- The bytes as received, by the C scan `proxy._wirescan.scan_upsert`: one pass over
+  the request that answers only when every point is plain (one numeric or uuid id,
+  payload entries, one unnamed dense vector in one packed block, each field once).
+  For that shape protobuf's own parse is fixed field by field, so the scan's vectors
+  are the parsed request's, point by point (decision 49).
+- Any other shape (or no received bytes): the parsed request serialised again and
+  read by the merged parse below.
+
 Protobuf merges every occurrence of a *singular* message field into one message, and
 concatenates the repeated fields inside it. Parsing an `UpsertPoints`' bytes with
 private message types that declare `points` (and, below it, `vectors`, `vector`,
@@ -16,13 +26,13 @@ points means one per point.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, unknown_fields
 from google.protobuf.message_factory import GetMessageClass
 
+from proxy._wirescan import scan_upsert
 from proxy.wire import Floats, varint
 
 _BYTES = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
@@ -70,22 +80,43 @@ def _types() -> dict[str, Any]:
 
 
 _TYPES = _types()
+#: What `scan_upsert` returns: count, floats per point, vectors, ids, payload keys, finite.
+Scan = tuple[int, int, bytes, list[int] | None, frozenset[bytes], bool]
 _UPSERT, _RETRIEVED, _STRUCT = _TYPES["Upsert"], _TYPES["Retrieved"], _TYPES["Struct"]
 
 
-@dataclass(frozen=True, slots=True)
 class PackedPoints:
-    """What the wire says about an upsert's points (see the module doc)."""
+    """What the wire says about an upsert's points: read from the bytes the client sent
+    (`scan_upsert`, when every point is plain) or from the parsed request serialised
+    again (this module's merged parse, for every other shape)."""
 
-    raw: bytes  # the request as serialised when read
-    count: int  # points in the request
-    keys: frozenset[bytes]  # every top-level payload key of every point
-    _dense: Any  # the merged `DenseVector` of all points, when `unnamed_dense`
-    _ids: Any  # the merged `PointId` of all points
+    __slots__ = ("_dense", "_finite", "_ids", "_matrix", "count", "keys", "tags")
+
+    def __init__(self, count: int, keys: frozenset[bytes], dense: Any, ids: Any) -> None:
+        self.count = count  # points in the request
+        self.keys = keys  # every top-level payload key of every point
+        self._dense = dense  # the merged `DenseVector` of all points, when unnamed_dense
+        self._ids = ids  # the merged `PointId` of all points, or the scan's list of ints
+        self._matrix: Floats | None = None
+        self._finite: bool | None = None
+        #: The tag payload entries the backend writes on every point (set by Tag for a
+        #: backend with `writes_read_tags`; None: they are in the request's points).
+        self.tags: dict[str, str] | None = None
+
+    @classmethod
+    def scanned(cls, scan: Scan) -> PackedPoints:
+        """The points as `scan_upsert` read them from the received bytes."""
+        count, floats, vectors, ids, keys, finite = scan
+        packed = cls(count, keys, True, ids)
+        packed._matrix = np.frombuffer(vectors, dtype="<f4").reshape(count, floats)
+        packed._finite = finite
+        return packed
 
     def numeric_ids(self) -> list[int] | None:
         """Every point's id when all are numbers (one per point), else None."""
         ids = self._ids
+        if ids is None or isinstance(ids, list):
+            return ids
         if len(ids.uuid) or len(ids.num) != self.count:
             return None
         return list(ids.num)
@@ -97,14 +128,31 @@ class PackedPoints:
         return self._dense is not None
 
     def matrix(self, dim: int) -> Floats | None:
-        """The vectors as rows of `dim` float32 (one copy of the wire bytes), or None.
+        """The vectors as rows of `dim` float32 (read once, then kept), or None.
 
-        None unless `unnamed_dense` and every vector is exactly `dim` floats: each
-        point's block is `0x0A <varint 4*dim> <floats>`, so equal headers at every row
-        of the expected length prove the sizes.
+        None unless `unnamed_dense` and every vector is exactly `dim` floats.
         """
         if self._dense is None:
             return None
+        if self._matrix is None:
+            self._matrix = self._read_matrix(dim)
+        if self._matrix is None or self._matrix.shape[1] != dim:
+            return None
+        return self._matrix
+
+    def finite(self, dim: int) -> bool:
+        """Whether `matrix(dim)` exists and holds no NaN or infinity."""
+        matrix = self.matrix(dim)
+        if matrix is None:
+            return False
+        if self._finite is None:
+            self._finite = bool(np.isfinite(matrix).all())
+        return self._finite
+
+    def _read_matrix(self, dim: int) -> Floats | None:
+        """The merged parse's blocks as rows: each point's block is
+        `0x0A <varint 4*dim> <floats>`, so equal headers at every row of the expected
+        length prove the sizes."""
         header = b"\x0a" + varint(4 * dim)
         wire: bytes = self._dense.SerializeToString()
         if len(wire) != self.count * (len(header) + 4 * dim):
@@ -117,13 +165,22 @@ class PackedPoints:
         return matrix
 
 
-def read_upsert(request: Any) -> PackedPoints:
-    """Read an `UpsertPoints`' payload keys and vector layout in one parse of its bytes."""
+def read_upsert(request: Any, received: bytes | None = None) -> PackedPoints:
+    """Read an `UpsertPoints`' payload keys and vector layout in one pass.
+
+    `received`: the bytes the request was parsed from. When every point has the plain
+    shape, the C scan reads them as they are; otherwise (or without them) the parsed
+    request is serialised again and read by the merged parse (the module doc).
+    """
+    count = len(request.points)
+    if received is not None:
+        scanned = scan_upsert(received)
+        if scanned is not None and scanned[0] == count:
+            return PackedPoints.scanned(scanned)
     raw: bytes = request.SerializeToString()
     merged = _UPSERT.FromString(raw).points
-    count = len(request.points)
     keys = frozenset(merged.payload.key)
-    return PackedPoints(raw, count, keys, _dense(merged, count), merged.id)
+    return PackedPoints(count, keys, _dense(merged, count), merged.id)
 
 
 def _dense(merged: Any, count: int) -> Any:

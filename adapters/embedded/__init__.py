@@ -82,6 +82,7 @@ class EmbeddedBackend(Backend):
     """Qdrant's engine in-process; one directory per collection under `data_dir`."""
 
     kind = "embedded"
+    writes_read_tags = True  # builds each point's payload dict: the tags join it there
 
     def __init__(self, data_dir: Path, *, sync_writes: bool = False) -> None:
         self.catalog = Catalog(Path(data_dir), sync_writes=sync_writes)

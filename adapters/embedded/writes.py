@@ -276,8 +276,19 @@ def _packed_points(
         if numeric is not None
         else [_point_key(point, "Empty ID is not allowed") for point in points]
     )
-    payloads = [payload_to_python(p.payload) if len(p.payload) else None for p in points]
+    tags = packed.tags
+    if tags is None:
+        payloads = [payload_to_python(p.payload) if len(p.payload) else None for p in points]
+    else:  # the Tag filter's entries, written on every point (decision 49)
+        payloads = [{**payload_to_python(p.payload), **tags} for p in points]
     return list(map(qe.Point, keys, matrix.tolist(), payloads)), keys
+
+
+def _with_tags(payload: dict[str, Any] | None, tags: dict[str, str] | None) -> Any:
+    """A point's payload with the Tag filter's entries, when they come apart from it."""
+    if tags is None:
+        return payload
+    return {**payload, **tags} if payload else dict(tags)
 
 
 def plan_upsert(
@@ -294,13 +305,14 @@ def plan_upsert(
     With the whole `request`, plain dense upserts take the wire fast path (`packed`:
     its points as the gateway read them).
     """
+    tags = packed.tags if packed is not None else None
     fast = _packed_points(collection, request, packed) if request is not None else None
     if fast is not None:
         engine_points, keys = fast
     else:
         engine_points, keys = [], []
         for key, vector, point in _converted(collection, points, "Empty ID is not allowed"):
-            payload = payload_to_python(point.payload) if point.payload else None
+            payload = _with_tags(payload_to_python(point.payload) if point.payload else None, tags)
             engine_points.append(qe.Point(key, vector, payload))
             keys.append(key)
     mode = _UPDATE_MODES.get(update_mode) if update_mode is not None else None

@@ -66,7 +66,7 @@ class Route(RequestFilter):
             return env.shape.names
         names: set[str] = set()
         if op.name == "Upsert":  # read from the wire bytes in one pass (wire_points)
-            env.packed = read_upsert(request)
+            env.packed = read_upsert(request, env.received)
             env.written = Written(op.name, request, env.packed.count)
             env.points = env.packed.count
             if env.packed.unnamed_dense:

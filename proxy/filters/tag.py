@@ -31,7 +31,9 @@ _OVERWRITE = OPS["/qdrant.Points/OverwritePayload"]
 class Tag(RequestFilter):
     """Writes the tag payload keys and guards them."""
 
-    def __init__(self, tags: TagConfig) -> None:
+    def __init__(self, tags: TagConfig, *, backend_writes_tags: bool = False) -> None:
+        """`backend_writes_tags`: the backend writes an Upsert's tags from `packed.tags`."""
+        self.backend_writes_tags = backend_writes_tags
         self.model_key = tags.model_key
         self.version_key = tags.version_key
         self.keys = (tags.model_key, tags.version_key)
@@ -59,9 +61,14 @@ class Tag(RequestFilter):
         values = self.tag_values(partition)
         name, request = env.op.name, env.request
         if name == "Upsert":
-            if env.packed is not None and not self._encoded_keys & env.packed.keys:
-                # No point carries a tag key (read from the wire): merge the two payload
-                # entries into each point, one C-level call per point.
+            packed = env.packed
+            if packed is not None and not self._encoded_keys & packed.keys:
+                # No point carries a tag key (read from the wire). The backend writes
+                # the entries on every point, or they are merged into each point here
+                # (one C-level call per point).
+                if self.backend_writes_tags:
+                    packed.tags = dict(zip(self.keys, values, strict=True))
+                    return
                 fragment = self._fragment(values)
                 for point in request.points:
                     point.MergeFromString(fragment)

@@ -44,8 +44,7 @@ def _packed_fit(packed: PackedPoints, partition: Partition) -> bool:
     default = partition.vectors.get("")
     if default is None or default.size is None or default.multivector:
         return False
-    matrix = packed.matrix(default.size)
-    return matrix is not None and bool(np.isfinite(matrix).all())
+    return packed.finite(default.size)
 
 
 def check_written_points(written: Iterable[tuple[str, Any]], partition: Partition) -> None:

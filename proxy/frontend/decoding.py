@@ -32,14 +32,24 @@ class Undecodable:
         )
 
 
-def lenient(message_type: Any) -> Callable[[bytes], Any]:
-    """A request deserializer that returns `Undecodable` instead of raising."""
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A parsed request with the bytes it was parsed from (`lenient(..., keep=True)`)."""
+
+    message: Any
+    raw: bytes
+
+
+def lenient(message_type: Any, *, keep: bool = False) -> Callable[[bytes], Any]:
+    """A request deserializer that returns `Undecodable` instead of raising; with
+    `keep`, the parsed message comes as a `Received` holding the bytes too."""
     name = message_type.DESCRIPTOR.full_name
 
     def parse(raw: bytes) -> Any:
         try:
-            return message_type.FromString(raw)
+            message = message_type.FromString(raw)
         except DecodeError as exc:
             return Undecodable(name, str(exc) or "malformed wire data")
+        return Received(message, raw) if keep else message
 
     return parse
