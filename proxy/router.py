@@ -12,18 +12,11 @@ from adapters.base import Backend
 from proxy.collection_ops import CollectionOps
 from proxy.envelope import Envelope
 from proxy.errors import Internal, Unimplemented, VecgateError
-from proxy.frontend.ops import Kind, unsupported_reason
+from proxy.frontend.ops import BATCH_ITEMS, Kind, unsupported_reason
 from proxy.version import QDRANT_PROTOCOL_VERSION, QDRANT_TITLE, VECGATE_VERSION
 
 if TYPE_CHECKING:
     from proxy.telemetry.observe import Telemetry
-
-_BATCH_ITEMS = {
-    "SearchBatch": "search_points",
-    "RecommendBatch": "recommend_points",
-    "DiscoverBatch": "discover_points",
-    "QueryBatch": "query_points",
-}
 
 
 class Router:
@@ -61,7 +54,7 @@ class Router:
             raise Internal(f"{env.op.label} reached the router without a partition")
         request = env.request
         request.collection_name = partition.physical
-        items = _BATCH_ITEMS.get(env.op.name)
+        items = BATCH_ITEMS.get(env.op.name)
         if items:
             for item in getattr(request, items):
                 item.collection_name = partition.physical

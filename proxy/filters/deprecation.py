@@ -45,11 +45,11 @@ class Deprecation(RequestFilter):
             if env.claim.general is not None:
                 identities.add(env.claim.general)
             identities.update(env.claim.per_name.values())
+        dated = [(str(i), r) for i in identities if (r := self.models.get(i)) and r.sunset]
+        if not dated:  # no sunset date known for any of them: nothing to say
+            return
         today = self.today()
-        for identity in sorted(identities, key=str):
-            record = self.models.get(identity)
-            if record is None:
-                continue
+        for _, record in sorted(dated, key=lambda pair: pair[0]):
             state = record.deprecation(today, self.policy)
             if state == "past" and self.policy.on_sunset == "refuse":
                 raise FailedPrecondition(

@@ -13,10 +13,7 @@ from proxy.chain import RequestFilter
 from proxy.config import LimitsConfig
 from proxy.envelope import Envelope
 from proxy.errors import InvalidArgument
-from proxy.frontend.ops import Kind
-
-#: Batch RPCs and the repeated field holding their sub-requests.
-_BATCH_ITEMS = ("search_points", "query_points", "recommend_points", "discover_points")
+from proxy.frontend.ops import BATCH_ITEMS, Kind
 
 
 class Limits(RequestFilter):
@@ -32,8 +29,9 @@ class Limits(RequestFilter):
             self._points(env)
         elif kind in (Kind.SEARCH, Kind.READ):
             self._top_k(env.request, env.op.label)
-            for field in _BATCH_ITEMS:
-                for item in getattr(env.request, field, ()):
+            items = BATCH_ITEMS.get(env.op.name)
+            if items is not None:
+                for item in getattr(env.request, items):
                     self._top_k(item, env.op.label)
         elif env.op.name == "Create" and kind is Kind.CATALOG:  # (Update cannot resize)
             self._dimensions(env.request)

@@ -143,6 +143,14 @@ def _build_ops() -> dict[str, Op]:
 
 
 OPS: dict[str, Op] = _build_ops()
+
+#: Batch RPCs and the repeated field holding their sub-requests.
+BATCH_ITEMS: dict[str, str] = {
+    "SearchBatch": "search_points",
+    "RecommendBatch": "recommend_points",
+    "DiscoverBatch": "discover_points",
+    "QueryBatch": "query_points",
+}
 SERVICES: tuple[str, ...] = tuple(s.full_name for s in _services())
 
 
