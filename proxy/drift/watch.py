@@ -90,7 +90,8 @@ class DriftWatch:
     fingerprints: FingerprintBook
     counters: Counters = field(default_factory=Counters)
     watched: dict[str, Watched] = field(default_factory=dict)
-    queue: asyncio.Queue[tuple[Partition, list[Any]]] = field(init=False)
+    #: (partition, written points, their vectors when the upsert's read has them)
+    queue: asyncio.Queue[tuple[Partition, list[Any], Any]] = field(init=False)
 
     tokens: float = 0.0
     refilled: float = field(default_factory=time.monotonic)
@@ -148,7 +149,7 @@ class DriftWatch:
             self.counters.skipped += 1
             return
         try:
-            self.queue.put_nowait((partition, env.written.points))
+            self.queue.put_nowait((partition, env.written.points, _read_rows(env, partition)))
         except asyncio.QueueFull:
             self.counters.dropped += 1
 
@@ -157,10 +158,10 @@ class DriftWatch:
     async def run(self) -> None:
         """Drain the queue until cancelled; a due scoring runs in a worker thread."""
         while True:
-            partition, points = await self.queue.get()
+            partition, points, rows = await self.queue.get()
             try:
                 started = time.thread_time()
-                due = self.process(partition, points)
+                due = self.process(partition, points, rows=rows)
                 self._spend(time.thread_time() - started)
                 if due is not None:
                     await self.score(due)
@@ -175,7 +176,7 @@ class DriftWatch:
             await asyncio.sleep(0.01)
 
     def process(
-        self, partition: Partition, points: list[Any], now: float | None = None
+        self, partition: Partition, points: list[Any], now: float | None = None, rows: Any = None
     ) -> Watched | None:
         """Update one partition's statistics with a written batch.
 
@@ -191,7 +192,8 @@ class DriftWatch:
         if watched is None:
             self.counters.unwatched += 1
             return None
-        rows = packed_matrix([p.vectors.vector.dense for p in points], spec.size)
+        if rows is None or rows.shape[1] != spec.size:  # not read by the gateway already
+            rows = packed_matrix([p.vectors.vector.dense for p in points], spec.size)
         if rows is None:  # some points are named, sparse or multi: keep the dense ones
             keep = [
                 p
@@ -381,3 +383,11 @@ def _text_hash(point: Any, field_name: str) -> int | None:
 
 def _epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _read_rows(env: Envelope, partition: Partition) -> Any:
+    """An upsert's vectors as the gateway already read them (`env.packed`), or None."""
+    spec = partition.vectors.get("")
+    if env.packed is None or spec is None or spec.size is None or spec.multivector:
+        return None
+    return env.packed.matrix(spec.size)
