@@ -95,7 +95,9 @@ class PackedPoints:
     def __init__(self, count: int, keys: frozenset[bytes], dense: Any, ids: Any) -> None:
         self.count = count  # points in the request
         self.keys = keys  # every top-level payload key of every point
-        self._dense = dense  # the merged `DenseVector` of all points, when unnamed_dense
+        # the merged `DenseVector` of all points (True when the scan read them), when
+        # unnamed_dense; None otherwise
+        self._dense = dense
         self._ids = ids  # the merged `PointId` of all points, or the scan's list of ints
         self._matrix: Floats | None = None
         self._finite: bool | None = None
