@@ -17,6 +17,9 @@ nothing: ``W = I + U V`` with the smallest rank (8 to d/4) whose held-out pair o
 is within `rank_tolerance` of the dense map's, applied as ``x + (x U) V + b``. A
 384 x 384 float32 map is 590 KB, read back from memory on every query after the
 search's scan has evicted it; rank 16 is 48 KB (docs/decisions.md, "bridge maps").
+A map that stays dense (any other shape, or a square one no low rank fits) has its
+weights rounded to bfloat16, half the bytes to read per query (decision 50); either
+way the figures shown are those of the map as it will answer.
 
 Judged on held-out pairs (and on golden queries when given) against no map at all:
 top-k overlap with what the "to" version's own vectors retrieve, and recall@k against
@@ -30,6 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
+
+from proxy import _mapkernel
 
 Matrix = NDArray[np.float32]
 
@@ -46,7 +51,9 @@ class LinearMap:
     """``y = x @ weights + bias``, float32.
 
     With `rank` > 0, ``weights = I + U V`` (U: d x rank, V: rank x d) and the map is
-    applied in that form; `weights` stays the dense matrix, as stored and exported.
+    applied in that form; `weights` stays the dense matrix, as stored and exported. A
+    dense map whose weights are all bfloat16 values (`bfloat16_weights`) is read as
+    bfloat16 by `apply_wire`: the same numbers in half the bytes.
     """
 
     kind: str
@@ -55,11 +62,17 @@ class LinearMap:
     rank: int = 0
     _factors: tuple[Matrix, Matrix] | None = field(init=False, repr=False, compare=False)
     _bias: Matrix | None = field(init=False, repr=False, compare=False)
+    _served: NDArray[np.float32] | NDArray[np.uint16] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         factors = residual_factors(self.weights, self.rank) if self.rank else None
         object.__setattr__(self, "_factors", factors)
-        object.__setattr__(self, "_bias", self.bias if self.bias.any() else None)
+        bias = np.ascontiguousarray(self.bias, dtype=np.float32)
+        object.__setattr__(self, "_bias", bias if bias.any() else None)
+        weights = np.ascontiguousarray(self.weights, dtype=np.float32)
+        bits = weights.view(np.uint32)
+        exact = factors is None and not (bits & 0xFFFF).any()
+        object.__setattr__(self, "_served", (bits >> 16).astype(np.uint16) if exact else weights)
 
     @property
     def dims(self) -> tuple[int, int]:
@@ -79,6 +92,16 @@ class LinearMap:
         if self._bias is not None:
             out += self._bias
         return out
+
+    def apply_wire(self, raw: bytes) -> bytes | None:
+        """One query vector as `DenseVector` bytes, mapped (`proxy/_mapkernel.c`): the
+        result's `DenseVector` bytes, or None when `raw` is not one packed block of
+        d_in floats (then map it with `apply`)."""
+        if self._factors is not None:
+            left, right = self._factors
+            return _mapkernel.residual(raw, left, right, self.rank, self._bias)
+        d_in, d_out = self.dims
+        return _mapkernel.dense(raw, self._served, d_in, d_out, self._bias)
 
 
 def residual_factors(weights: Matrix, rank: int) -> tuple[Matrix, Matrix]:
@@ -110,6 +133,13 @@ def low_rank(
     left, right = svd if svd is not None else _residual_svd(linear.weights)
     weights = np.eye(left.shape[0]) + left[:, :rank] @ right[:rank]
     return LinearMap(linear.kind, weights.astype(np.float32), linear.bias, rank)
+
+
+def bfloat16_weights(linear: LinearMap) -> LinearMap:
+    """`linear` with its weights rounded to the nearest bfloat16 (kept as float32)."""
+    bits = np.ascontiguousarray(linear.weights, dtype=np.float32).view(np.uint32)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000  # to nearest, ties to even
+    return LinearMap(linear.kind, rounded.view(np.float32), linear.bias, linear.rank)
 
 
 def _map(kind: str, weights: NDArray[np.float64], bias: NDArray[np.float64] | None) -> LinearMap:
@@ -337,7 +367,7 @@ def train(
     evals = [pairs] if queries is None else [pairs, queries]
     reports = evaluate(index, distance, k, maps, evals)
     best = max(maps, key=lambda m: reports[0].maps[m.kind].overlap)
-    smaller = compress(
+    served = compress(
         best,
         overlap=reports[0].maps[best.kind].overlap,
         index=index,
@@ -346,11 +376,13 @@ def train(
         pairs=pairs,
         tolerance=rank_tolerance,
     )
-    if smaller is not best:  # the figures shown are those of the map that will answer
-        again = evaluate(index, distance, k, [smaller], evals)
+    if not served.rank:  # a dense map is read per query: half the bytes (decision 50)
+        served = bfloat16_weights(served)
+    if served is not best:  # the figures shown are those of the map that will answer
+        again = evaluate(index, distance, k, [served], evals)
         for report, figs in zip(reports, again, strict=True):
             report.maps[best.kind] = figs.maps[best.kind]
-        best = smaller
+        best = served
     verdict = judge(best.kind, reports, min_recall_ratio)
     return Training(best, len(new), len(fit), len(held), reports, verdict)
 

@@ -4,9 +4,9 @@ a learned map, when an operator enabled it (`vecgate bridge enable`).
 Route decides (`bridge_for`): a search under the bridge's from-version whose every
 vector is a plain dense query vector goes to the to-version's partition. Validate
 checks the vectors against the from-version's shape; `ApplyBridge` (after it) maps
-them in place, all of a request's vectors in one float32 matrix product, reading and
-writing a `DenseVector` through its wire bytes (a bridged query's cost is mostly
-memory traffic: docs/benchmarks.md, "Query bridge").
+them in place: one query vector sent as a `DenseVector` from its wire bytes to the
+result's in C (`LinearMap.apply_wire`), several in one float32 matrix product (a
+bridged query's cost is mostly memory traffic: docs/benchmarks.md, "Query bridge").
 """
 
 from __future__ import annotations
@@ -81,7 +81,13 @@ class ApplyBridge(RequestFilter):
         if bridge is None or shape is None:
             return
         vectors = shape.vectors
-        if len(vectors) == 1:  # the common case: one query, no stacking
+        if len(vectors) == 1:  # the common case: one query, mapped in C from its bytes
+            message = vectors[0].message
+            if message is not None:
+                wired = bridge.linear.apply_wire(message.SerializeToString())
+                if wired is not None:
+                    message.ParseFromString(wired)
+                    return
             _write(vectors[0], bridge.linear.apply(_read(vectors[0])))
             return
         mapped = bridge.linear.apply(np.vstack([_read(v) for v in vectors]))

@@ -2,7 +2,8 @@
 
 minilm@2 (the fine-tuned MiniLM) queries answered from the minilm@1 index through a
 map trained on the points present under both; mpnet@1 (768-d) into minilm@1 (384-d)
-with too few pairs, refused by the floor.
+with too few pairs, refused by the floor, and with all of them, answered by its
+bfloat16 map.
 """
 
 from __future__ import annotations
@@ -213,6 +214,53 @@ def test_enable_is_refused_below_the_floor_with_the_figures(
     assert f"{V1}'s own recall" in line
     shown = json.loads(ok(vecgate(gw, "bridge", "show", "wide", "--json")))
     assert [b["state"] for b in shown["bridges"]] == ["disabled"]
+
+
+def test_a_dense_768_to_384_bridge_answers_as_its_exported_bfloat16_map(
+    gw: GatewayProcess, admin: Any, embeddings: dict[str, np.ndarray]
+) -> None:
+    """mpnet (768-d) into MiniLM (384-d) on all 600 pairs of the slice: the map stays
+    dense, its weights are bfloat16 values (what the C kernel reads per query), and a
+    bridged query through the real client is the exported map applied in numpy."""
+    with np.load(DATA / "bridge.npz") as data:
+        mpnet_ids, mpnet = data["corpus_ids"], data["corpus_mpnet"]
+    _fill(gw, "dense", V1, embeddings["corpus_ids"], embeddings["corpus_minilm"])
+    _fill(gw, "dense", MPNET, mpnet_ids, mpnet)
+    view = admin.TrainBridge(
+        admin_pb2.TrainBridgeRequest(
+            collection="dense",
+            from_version=MPNET,
+            to_version=V1,
+            queries=_golden(embeddings, "query_mpnet"),
+        ),
+        metadata=META,
+        timeout=120,
+    )
+    assert (view.dimension_in, view.dimension_out, view.rank) == (768, 384, 0)
+    assert view.passed, view.floor_reasons
+    gw.client(MPNET).delete_collection("dense")
+    admin.EnableBridge(
+        admin_pb2.EnableBridgeRequest(collection="dense", from_version=MPNET),
+        metadata=META,
+        timeout=30,
+    )
+    exported = admin.ExportBridge(
+        admin_pb2.ExportBridgeRequest(collection="dense", from_version=MPNET),
+        metadata=META,
+        timeout=30,
+    )
+    bits = np.frombuffer(exported.weights, "<u4")
+    assert bits.size == 768 * 384
+    assert not (bits & 0xFFFF).any()  # every weight is a bfloat16 value
+    weights = bits.view("<f4").reshape(768, 384)
+    bias = np.frombuffer(exported.bias, "<f4")
+    mpnet_client, v1 = gw.client(MPNET), gw.client(V1)
+    for query in embeddings["query_mpnet"][:5]:
+        by_hand = (query.astype(np.float32) @ weights + bias).astype(np.float32)
+        expected = v1.query_points("dense", query=by_hand.tolist(), limit=10).points
+        bridged = mpnet_client.query_points("dense", query=query.tolist(), limit=10).points
+        assert [p.id for p in bridged] == [p.id for p in expected]
+        assert [p.score for p in bridged] == pytest.approx([p.score for p in expected], abs=1e-6)
 
 
 def admin_pb2_to_dict(query: Any) -> dict[str, Any]:
