@@ -1,5 +1,6 @@
 /*
- * proxy._wirescan: an UpsertPoints' points read straight from the bytes the client sent.
+ * proxy._wirescan: Qdrant requests read straight from the bytes the client sent: an
+ * UpsertPoints' points (scan_upsert), a query vector's finiteness (dense_finite, below).
  *
  * scan_upsert(raw) walks the request once and answers only for the plain shape: every
  * point is exactly
@@ -196,8 +197,8 @@ static PyObject *scan_upsert(PyObject *self, PyObject *arg) {
     s = whole;
     Py_ssize_t i = 0;
     while (s.p < s.end) {
-        uint64_t tag;
-        Span body;
+        uint64_t tag = 0; /* pass 1 checked every read below: they cannot fail */
+        Span body = {NULL, NULL};
         read_varint(&s, &tag);
         if (tag != KEY(3, 2)) {
             skip_value(&s, (unsigned)(tag & 7));
@@ -262,10 +263,38 @@ done:
     return result;
 }
 
+/* dense_finite(raw, size): whether a DenseVector's bytes are exactly one packed block of
+ * `size` floats, all finite (True / False), or None for any other layout (the caller
+ * then reads the parsed values). A query's vectors are checked this way (Validate):
+ * summing 768 floats as Python objects cost ~14 us a query. */
+static PyObject *dense_finite(PyObject *self, PyObject *args) {
+    Py_buffer raw;
+    Py_ssize_t size;
+    if (!PyArg_ParseTuple(args, "y*n", &raw, &size)) return NULL;
+    Span s = {raw.buf, (const uint8_t *)raw.buf + raw.len};
+    Span body;
+    uint64_t tag;
+    PyObject *result = Py_None;
+    if (size > 0 && read_varint(&s, &tag) && tag == ((1 << 3) | 2) && read_body(&s, &body) &&
+        s.p == s.end && body.end - body.p == size * 4) {
+        uint32_t special = 0, word;
+        for (const uint8_t *p = body.p; p < body.end; p += 4) {
+            memcpy(&word, p, 4);
+            special |= (uint32_t)((word & 0x7f800000u) == 0x7f800000u);
+        }
+        result = special ? Py_False : Py_True;
+    }
+    PyBuffer_Release(&raw);
+    return Py_NewRef(result);
+}
+
 static PyMethodDef methods[] = {
     {"scan_upsert", scan_upsert, METH_O,
      "An UpsertPoints' bytes read in one pass: (count, floats per point, vectors, ids, "
      "payload keys, finite), or None unless every point has the plain shape."},
+    {"dense_finite", dense_finite, METH_VARARGS,
+     "dense_finite(raw, size) -> bool | None: whether a DenseVector's one packed block of "
+     "`size` floats is all finite; None for any other layout."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from proxy._wirescan import dense_finite
 from proxy.chain import RequestFilter
 from proxy.envelope import Envelope
 from proxy.errors import InvalidArgument
@@ -133,8 +134,18 @@ def check_vectors(vectors: Iterable[QueryVector], partition: Partition) -> None:
                     f"{spec.size}; send a {spec.size}-dimensional vector of that model",
                     reason="wrong_dimension",
                 )
-            if not _finite(row):
+            if not _finite_row(item, row):
                 raise _not_finite(item, partition)
+
+
+def _finite_row(item: QueryVector, row: Sequence[float]) -> bool:
+    """Whether a query row is finite: from its `DenseVector` bytes in C when it is one
+    (one packed block), else by summing the values."""
+    if item.message is not None and item.multi is None:
+        finite = dense_finite(item.message.SerializeToString(), len(row))
+        if finite is not None:
+            return finite
+    return _finite(row)
 
 
 def _not_finite(item: QueryVector, partition: Partition) -> InvalidArgument:

@@ -199,6 +199,11 @@ def test_wrong_dimension_and_nan_name_the_point_and_field(gateway, name, embeddi
     with pytest.raises(grpc.RpcError) as excinfo:
         app.query_points(name, query=[0.1] * 9, limit=1)
     assert _status(excinfo) is grpc.StatusCode.INVALID_ARGUMENT
+    for special in (float("nan"), float("inf"), float("-inf")):  # read from the query's bytes
+        with pytest.raises(grpc.RpcError) as excinfo:
+            app.query_points(name, query=[0.1] * 7 + [special], limit=1)
+        assert _status(excinfo) is grpc.StatusCode.INVALID_ARGUMENT
+        assert "NaN or infinite" in _details(excinfo)
     assert app.count(name).count == 0
 
 

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from qdrant_client.grpc import points_pb2 as ppb
 
-from proxy._wirescan import scan_upsert
+from proxy._wirescan import dense_finite, scan_upsert
 from proxy.wire import varint
 from proxy.wire_points import read_upsert
 
@@ -260,3 +260,39 @@ def test_mutated_requests_are_read_exactly_or_declined(base, edits):
         scan_upsert(data)  # must not crash either
         return
     assert agrees(data)
+
+
+def _dense(values: list[float]) -> bytes:
+    return ppb.DenseVector(data=values).SerializeToString()
+
+
+@given(
+    st.lists(
+        st.floats(width=32, allow_nan=True, allow_infinity=True)
+        | st.sampled_from([float("nan"), float("inf"), float("-inf"), -0.0]),
+        min_size=1,
+        max_size=70,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_dense_finite_agrees_with_numpy(values: list[float]) -> None:
+    """A query vector's bytes: finite exactly when numpy says every value is."""
+    expected = bool(np.isfinite(np.array(values, dtype=np.float32)).all())
+    assert dense_finite(_dense(values), len(values)) is expected
+
+
+def test_dense_finite_declines_other_layouts() -> None:
+    """None (the caller sums the parsed values) unless one packed block of `size` floats."""
+    packed = _dense([1.0, 2.0, 3.0])
+    unpacked = b"".join(b"\x0d" + struct.pack("<f", v) for v in (1.0, 2.0, 3.0))
+    assert dense_finite(packed, 3) is True
+    for raw, size in (
+        (packed, 2),  # another length than the partition's
+        (packed, 4),
+        (b"", 3),
+        (unpacked, 3),
+        (packed[:-1], 3),  # cut short
+        (packed + b"\x10\x01", 3),  # another field after the block
+        (_dense([1.0]) + _dense([2.0, 3.0]), 3),  # a split block
+    ):
+        assert dense_finite(raw, size) is None, (raw, size)
