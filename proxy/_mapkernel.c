@@ -4,11 +4,11 @@
  *
  * A bridged query's vector is a `DenseVector`, whose only field is `repeated float
  * data = 1`: its bytes are 0x0A, a varint length, then the float32 values,
- * little-endian. Each function takes those bytes as the client sent them, maps the
- * vector, and returns the `DenseVector` bytes of the result, to be parsed back into
- * the request. Any other layout (an unpacked or split block, another field, a length
- * that is not the map's input dimension) returns None: the caller maps the vector in
- * numpy instead.
+ * little-endian. Each function takes those bytes (the parsed message serialised
+ * again: one call, no Python float per value), maps the vector, and returns the
+ * `DenseVector` bytes of the result, to be parsed back into the request. Any other
+ * layout (an unpacked or split block, another field, a length that is not the map's
+ * input dimension) returns None: the caller maps the vector in numpy instead.
  *
  *   dense(raw, weights, d_in, d_out, bias)   y = x W + b; W row-major (d_in, d_out),
  *                                            float32 or bfloat16 (uint16: the upper
