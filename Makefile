@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: serve test lint typecheck unit bench protos clean
 
-$(STAMP): pyproject.toml constraints.txt setup.py proxy/_wirescan.c proxy/_mapkernel.c
+$(STAMP): pyproject.toml constraints.txt setup.py proxy/_wirescan.c proxy/_mapkernel.c proxy/_densevector.h
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'

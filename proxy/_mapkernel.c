@@ -26,6 +26,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_densevector.h"
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
 /* An AVX2 + FMA build of the loops beside the baseline one, chosen at load time. */
 #define KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
@@ -33,29 +35,12 @@
 #define KERNEL
 #endif
 
-#define FIELD_1_LENGTH_DELIMITED 0x0A
-
-/* The float bytes of a DenseVector of exactly `floats` values, or NULL. */
-static const uint8_t *dense_values(const uint8_t *p, Py_ssize_t size, Py_ssize_t floats) {
-    const uint8_t *end = p + size;
-    uint64_t length = 0;
-    if (size < 2 || *p++ != FIELD_1_LENGTH_DELIMITED) return NULL;
-    for (int shift = 0;; shift += 7) {
-        if (p >= end || shift >= 64) return NULL;
-        uint8_t byte = *p++;
-        length |= (uint64_t)(byte & 0x7f) << shift;
-        if (!(byte & 0x80)) break;
-    }
-    if (length != (uint64_t)floats * 4 || (uint64_t)(end - p) != length) return NULL;
-    return p;
-}
-
 /* A DenseVector of `floats` values from `values` (bytes object, new reference). */
 static PyObject *dense_bytes(const float *values, Py_ssize_t floats) {
     uint8_t head[11];
     Py_ssize_t used = 0;
     uint64_t length = (uint64_t)floats * 4;
-    head[used++] = FIELD_1_LENGTH_DELIMITED;
+    head[used++] = DENSE_FIELD_1_LENGTH_DELIMITED;
     do {
         uint8_t byte = length & 0x7f;
         length >>= 7;

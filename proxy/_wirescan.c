@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_densevector.h"
+
 #define MAX_KEYS 64 /* distinct payload keys collected; more: the general path */
 
 typedef struct {
@@ -271,15 +273,12 @@ static PyObject *dense_finite(PyObject *self, PyObject *args) {
     Py_buffer raw;
     Py_ssize_t size;
     if (!PyArg_ParseTuple(args, "y*n", &raw, &size)) return NULL;
-    Span s = {raw.buf, (const uint8_t *)raw.buf + raw.len};
-    Span body;
-    uint64_t tag;
+    const uint8_t *values = dense_values(raw.buf, raw.len, size);
     PyObject *result = Py_None;
-    if (size > 0 && read_varint(&s, &tag) && tag == ((1 << 3) | 2) && read_body(&s, &body) &&
-        s.p == s.end && body.end - body.p == size * 4) {
+    if (values != NULL) {
         uint32_t special = 0, word;
-        for (const uint8_t *p = body.p; p < body.end; p += 4) {
-            memcpy(&word, p, 4);
+        for (Py_ssize_t i = 0; i < size; i++) {
+            memcpy(&word, values + 4 * i, 4);
             special |= (uint32_t)((word & 0x7f800000u) == 0x7f800000u);
         }
         result = special ? Py_False : Py_True;
