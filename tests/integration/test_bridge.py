@@ -77,6 +77,14 @@ def _golden(emb: dict[str, np.ndarray], from_key: str) -> list[Any]:
     ]
 
 
+def _train(admin: Any, collection: str, source: str, golden: list[Any]) -> Any:
+    """`TrainBridge` from `source` into minilm@1, judged on the golden queries too."""
+    request = admin_pb2.TrainBridgeRequest(
+        collection=collection, from_version=source, to_version=V1, queries=golden
+    )
+    return admin.TrainBridge(request, metadata=META, timeout=120)
+
+
 def _refusal(call: Any) -> grpc.RpcError:
     with pytest.raises(grpc.RpcError) as info:
         call()
@@ -101,16 +109,7 @@ def test_bridged_query_is_the_map_applied_by_hand(
     ids = embeddings["corpus_ids"]
     _fill(gw, "docs", V1, ids, embeddings["corpus_minilm"])
     _fill(gw, "docs", V2, ids[:PAIRED], embeddings["corpus_minilm_ft"][:PAIRED])
-    view = admin.TrainBridge(
-        admin_pb2.TrainBridgeRequest(
-            collection="docs",
-            from_version=V2,
-            to_version=V1,
-            queries=_golden(embeddings, "query_minilm_ft"),
-        ),
-        metadata=META,
-        timeout=120,
-    )
+    view = _train(admin, "docs", V2, _golden(embeddings, "query_minilm_ft"))
     assert (view.pairs, view.held_out, view.version, view.enabled) == (PAIRED, 160, 1, False)
     pairs, queries = view.sets
     assert (pairs.name, queries.name, queries.labelled) == ("pairs", "queries", 100)
@@ -226,16 +225,7 @@ def test_a_dense_768_to_384_bridge_answers_as_its_exported_bfloat16_map(
         mpnet_ids, mpnet = data["corpus_ids"], data["corpus_mpnet"]
     _fill(gw, "dense", V1, embeddings["corpus_ids"], embeddings["corpus_minilm"])
     _fill(gw, "dense", MPNET, mpnet_ids, mpnet)
-    view = admin.TrainBridge(
-        admin_pb2.TrainBridgeRequest(
-            collection="dense",
-            from_version=MPNET,
-            to_version=V1,
-            queries=_golden(embeddings, "query_mpnet"),
-        ),
-        metadata=META,
-        timeout=120,
-    )
+    view = _train(admin, "dense", MPNET, _golden(embeddings, "query_mpnet"))
     assert (view.dimension_in, view.dimension_out, view.rank) == (768, 384, 0)
     assert view.passed, view.floor_reasons
     gw.client(MPNET).delete_collection("dense")
