@@ -29,8 +29,9 @@
 #include "_densevector.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
-/* An AVX2 + FMA build of the loops beside the baseline one, chosen at load time. */
-#define KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
+/* AVX-512 and AVX2 + FMA builds of the loops beside the baseline one, chosen at load
+ * time. */
+#define KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define KERNEL
 #endif
@@ -54,6 +55,24 @@ static PyObject *dense_bytes(const float *values, Py_ssize_t floats) {
     return out;
 }
 
+/* Blocks of four rows asked for ahead of the one being summed: the map comes back from
+ * memory on every query, and the hardware prefetcher alone leaves the loop waiting on
+ * it (decision 51: 4 ahead, kept in every cache level; 8 ahead or non-temporal was
+ * slower). */
+enum { BLOCKS_AHEAD = 4 };
+
+/* Ask for the block of four rows that starts at row `first` of a map of `rows` rows
+ * of `row_bytes` bytes each, if it exists. Called outside the inner loop, which stays
+ * vectorised. */
+static inline void prefetch_block(const void *map, Py_ssize_t first, Py_ssize_t rows,
+                                  Py_ssize_t row_bytes) {
+    if (first >= rows) return;
+    Py_ssize_t last = first + 4 < rows ? first + 4 : rows;
+    const char *from = (const char *)map + first * row_bytes;
+    const char *to = (const char *)map + last * row_bytes;
+    for (const char *p = from; p < to; p += 64) __builtin_prefetch(p, 0, 3);
+}
+
 /* y += x W for W row-major (rows, n): four rows at a time, so y is loaded and stored
  * once per four rows of the map. */
 KERNEL static void add_rows_f32(float *restrict y, const float *restrict x,
@@ -61,6 +80,7 @@ KERNEL static void add_rows_f32(float *restrict y, const float *restrict x,
     Py_ssize_t i = 0;
     for (; i + 4 <= rows; i += 4) {
         const float *r0 = w + i * n, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
+        prefetch_block(w, i + 4 * BLOCKS_AHEAD, rows, n * 4);
         float a0 = x[i], a1 = x[i + 1], a2 = x[i + 2], a3 = x[i + 3];
         for (Py_ssize_t j = 0; j < n; j++)
             y[j] += a0 * r0[j] + a1 * r1[j] + a2 * r2[j] + a3 * r3[j];
@@ -81,6 +101,7 @@ KERNEL static void add_rows_bf16(float *restrict y, const float *restrict x,
     Py_ssize_t i = 0;
     for (; i + 4 <= rows; i += 4) {
         const uint16_t *r0 = w + i * n, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
+        prefetch_block(w, i + 4 * BLOCKS_AHEAD, rows, n * 2);
         float a0 = x[i], a1 = x[i + 1], a2 = x[i + 2], a3 = x[i + 3];
         for (Py_ssize_t j = 0; j < n; j++)
             y[j] += a0 * bf16(r0[j]) + a1 * bf16(r1[j]) + a2 * bf16(r2[j]) + a3 * bf16(r3[j]);
