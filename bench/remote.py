@@ -5,7 +5,9 @@ own process); the same upstream answers both paths. The floor is one bare Python
 hop (`bench/echo.py`: a canned top-10 answer, no work), measured in the same run.
 Searches run twice: one query on each path in turn (each server has sat idle while
 the three others answered: every request meets cold caches), then in blocks of
-`WARM_BLOCK` queries per path in turn (a server under steady traffic).
+`WARM_BLOCK` queries per path in turn (a server under steady traffic). Every path
+searches the same index, vecgate's partition (the direct and forwarder paths by its
+physical name), so that the upstream's own caches favour none of them.
 Vectors are 1536-d: each passage's real MiniLM, MPNet and fine-tuned MiniLM vectors
 side by side (384 + 768 + 384), normalised — real model outputs at the width of the
 common 1536-d embedding APIs, which the data set does not hold.
@@ -29,6 +31,8 @@ from qdrant_client.grpc import collections_service_pb2_grpc, points_service_pb2_
 from qdrant_client.grpc import points_pb2 as ppb
 
 from bench.requests import query_request, upsert_request
+from proxy.identity import Identity
+from proxy.naming import physical_name
 from tests.gatewayproc import GatewayProcess
 from tests.upstream import UpstreamProcess
 
@@ -141,7 +145,15 @@ def bench_remote(
         echo = Child("echo", str(work / "echo-reply.bin"))
         channels["echo"] = grpc.insecure_channel(f"127.0.0.1:{echo.port}")
         points["echo"] = points_service_pb2_grpc.PointsStub(channels["echo"])  # type: ignore[no-untyped-call]
-        searched = {"direct": "direct", "vecgate": "vecgate", "forwarder": "direct", "echo": "echo"}
+        # One index for every path: vecgate's partition, which the direct and forwarder
+        # paths read by its physical name, so that the upstream's caches favour no path.
+        partition = physical_name("vecgate", {"": Identity(*IDENTITY.split("@"))})
+        searched = {
+            "direct": partition,
+            "vecgate": "vecgate",
+            "forwarder": partition,
+            "echo": "echo",
+        }
         for key, block in (("search", 1), ("warm", WARM_BLOCK)):
             out.update(_searches(points, searched, queries, block, key))
             progress(f"remote search (direct, vecgate, forwarder, echo), {block} at a time: done")
