@@ -371,7 +371,8 @@ def bench_backfill(
     plain = EdgeShard.create(str(work / "edge-backfill"), config_edge)
     tagged = EdgeShard.create(str(work / "edge-backfill-tagged"), config_edge)
     model, version = TARGET.split("@")
-    tags = {TagConfig().model_key: model, TagConfig().version_key: version}
+    keys = TagConfig()
+    tags = {keys.model_key: model, keys.version_key: version}
     out["edge_floor"] = []
 
     def engine_floor(ids: range) -> None:

@@ -91,17 +91,20 @@ def _run(
     # not at random times: a gateway fast enough to finish first must not dodge them.
     rng = random.Random(20261122)
     for mark in sorted(rng.uniform(0.1, 0.8) for _ in range(KILLS)):
-        while len(ledger.acknowledged) + len(ledger.failed) < mark * TOTAL:
-            if not any(t.is_alive() for t in threads):
-                break
+        while _answered(ledger) < mark * TOTAL and any(t.is_alive() for t in threads):
             time.sleep(0.002)
-        else:
-            crash()
-            continue
-        break
+        if not any(t.is_alive() for t in threads):
+            break
+        crash()
     for thread in threads:
         thread.join(300)
     return ledger
+
+
+def _answered(ledger: Ledger) -> int:
+    """Calls answered so far (acknowledged or failed), in points."""
+    with ledger.lock:
+        return len(ledger.acknowledged) + len(ledger.failed)
 
 
 def _retrieve_all(client: QdrantClient) -> list[Any]:
