@@ -271,6 +271,7 @@ def bench_backfill(
 
     from proxy.admin.generated import admin_pb2, admin_pb2_grpc
     from proxy.config import TagConfig, hash_key
+    from proxy.identity import Identity
     from proxy.migrate_backfill import run_backfill
 
     config = f'[[keys]]\nname = "bench"\nsha256 = "{hash_key(ADMIN_KEY)}"\nrole = "admin"\n'
@@ -370,9 +371,8 @@ def bench_backfill(
     )
     plain = EdgeShard.create(str(work / "edge-backfill"), config_edge)
     tagged = EdgeShard.create(str(work / "edge-backfill-tagged"), config_edge)
-    model, version = TARGET.split("@")
-    keys = TagConfig()
-    tags = {keys.model_key: model, keys.version_key: version}
+    target, keys = Identity.parse(TARGET), TagConfig()
+    tags = {keys.model_key: target.model, keys.version_key: target.version}
     out["edge_floor"] = []
 
     def engine_floor(ids: range) -> None:

@@ -147,7 +147,7 @@ def bench_remote(
         points["echo"] = points_service_pb2_grpc.PointsStub(channels["echo"])  # type: ignore[no-untyped-call]
         # One index for every path: vecgate's partition, which the direct and forwarder
         # paths read by its physical name, so that the upstream's caches favour no path.
-        partition = physical_name("vecgate", {"": Identity(*IDENTITY.split("@"))})
+        partition = physical_name("vecgate", {"": Identity.parse(IDENTITY)})
         searched = {
             "direct": partition,
             "vecgate": "vecgate",
