@@ -68,8 +68,8 @@ def _tags(collection: str) -> tuple[str, str] | None:
     """What vecgate's Tag filter writes, for the direct path's tagged collection only."""
     if collection != TAGGED:
         return None
-    model, version = IDENTITY.split("@")
-    return model, version
+    identity = Identity.parse(IDENTITY)
+    return identity.model, identity.version
 
 
 class Child:
