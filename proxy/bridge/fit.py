@@ -53,7 +53,8 @@ class LinearMap:
     With `rank` > 0, ``weights = I + U V`` (U: d x rank, V: rank x d) and the map is
     applied in that form; `weights` stays the dense matrix, as stored and exported. A
     dense map whose weights are all bfloat16 values (`bfloat16_weights`) is read as
-    bfloat16 by `apply_wire`: the same numbers in half the bytes.
+    bfloat16 row pairs (`bfloat16_pairs`) by `apply_wire`: the same numbers in half the
+    bytes.
     """
 
     kind: str
@@ -62,17 +63,21 @@ class LinearMap:
     rank: int = 0
     _factors: tuple[Matrix, Matrix] | None = field(init=False, repr=False, compare=False)
     _bias: Matrix | None = field(init=False, repr=False, compare=False)
-    _served: NDArray[np.float32] | NDArray[np.uint16] = field(init=False, repr=False, compare=False)
+    _served: NDArray[np.float32] | NDArray[np.uint32] | None = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         factors = residual_factors(self.weights, self.rank) if self.rank else None
         object.__setattr__(self, "_factors", factors)
         bias = np.ascontiguousarray(self.bias, dtype=np.float32)
         object.__setattr__(self, "_bias", bias if bias.any() else None)
-        weights = np.ascontiguousarray(self.weights, dtype=np.float32)
-        bits = weights.view(np.uint32)
-        exact = factors is None and not (bits & 0xFFFF).any()
-        object.__setattr__(self, "_served", (bits >> 16).astype(np.uint16) if exact else weights)
+        served: NDArray[np.float32] | NDArray[np.uint32] | None = None
+        if factors is None:
+            weights = np.ascontiguousarray(self.weights, dtype=np.float32)
+            exact = not (weights.view(np.uint32) & 0xFFFF).any()
+            served = bfloat16_pairs(weights) if exact else weights
+        object.__setattr__(self, "_served", served)
 
     @property
     def dims(self) -> tuple[int, int]:
@@ -101,7 +106,11 @@ class LinearMap:
             left, right = self._factors
             return _mapkernel.residual(raw, left, right, self.rank, self._bias)
         d_in, d_out = self.dims
-        return _mapkernel.dense(raw, self._served, d_in, d_out, self._bias)
+        served = self._served
+        assert served is not None  # a map without factors always has it
+        if served.dtype == np.uint32:
+            return _mapkernel.dense_bf16(raw, served, d_in, d_out, self._bias)
+        return _mapkernel.dense(raw, served, d_in, d_out, self._bias)
 
 
 def residual_factors(weights: Matrix, rank: int) -> tuple[Matrix, Matrix]:
@@ -133,6 +142,16 @@ def low_rank(
     left, right = svd if svd is not None else _residual_svd(linear.weights)
     weights = np.eye(left.shape[0]) + left[:, :rank] @ right[:rank]
     return LinearMap(linear.kind, weights.astype(np.float32), linear.bias, rank)
+
+
+def bfloat16_pairs(weights: Matrix) -> NDArray[np.uint32]:
+    """Weights that are all bfloat16 values as `proxy/_mapkernel.c` reads them: row
+    pairs, ``pairs[p, j] = bf16(W[2p, j]) | bf16(W[2p + 1, j]) << 16``, a zero row after
+    an odd last one."""
+    bits = np.ascontiguousarray(weights, dtype=np.float32).view(np.uint32)
+    if len(bits) % 2:
+        bits = np.vstack([bits, np.zeros((1, bits.shape[1]), np.uint32)])
+    return np.ascontiguousarray((bits[0::2] >> 16) | (bits[1::2] & 0xFFFF0000))
 
 
 def bfloat16_weights(linear: LinearMap) -> LinearMap:

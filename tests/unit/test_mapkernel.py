@@ -13,7 +13,7 @@ import pytest
 from qdrant_client.grpc import points_pb2 as ppb
 
 from proxy import _mapkernel
-from proxy.bridge.fit import LinearMap, bfloat16_weights
+from proxy.bridge.fit import LinearMap, bfloat16_pairs, bfloat16_weights
 from proxy.wire import varint
 
 RNG = np.random.default_rng(5)
@@ -30,12 +30,20 @@ def _parsed(raw: bytes | None) -> np.ndarray:
     return np.array(message.data, dtype=np.float32)
 
 
-def _bits(weights: np.ndarray) -> np.ndarray:
-    return (weights.view(np.uint32) >> 16).astype(np.uint16)
-
-
-# Dimensions that are not multiples of the 4-row blocks or of a vector register's 8 floats.
-SHAPES = [(384, 384), (768, 384), (7, 5), (1, 33), (130, 3)]
+# Dimensions that are not multiples of the 4-row blocks or of a vector register's 8 floats,
+# and widths that take every column block of the AVX-512 kernel (384, 128, 16, a tail).
+SHAPES = [(384, 384), (768, 384), (7, 5), (1, 33), (130, 3), (5, 1024), (3, 530)]
+#: Both bfloat16 loops; the AVX-512 one only where this CPU has it.
+KERNELS = [
+    pytest.param(True, id="portable"),
+    pytest.param(
+        False,
+        id="avx512_bf16",
+        marks=pytest.mark.skipif(
+            _mapkernel.BF16_KERNEL != "avx512_bf16", reason="no AVX-512 bfloat16 on this CPU"
+        ),
+    ),
+]
 
 
 @pytest.mark.parametrize(("d_in", "d_out"), SHAPES)
@@ -49,16 +57,45 @@ def test_dense_float32_is_numpys_product(d_in: int, d_out: int) -> None:
     np.testing.assert_allclose(unbiased, x @ weights, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("portable", KERNELS)
 @pytest.mark.parametrize(("d_in", "d_out"), SHAPES)
 def test_dense_bfloat16_reads_the_same_numbers_as_the_rounded_float32_map(
-    d_in: int, d_out: int
+    d_in: int, d_out: int, portable: bool
 ) -> None:
     x = RNG.standard_normal(d_in).astype(np.float32)
     raw = (RNG.standard_normal((d_in, d_out)) / np.sqrt(d_in)).astype(np.float32)
     rounded = bfloat16_weights(LinearMap("procrustes", raw, np.zeros(d_out, np.float32)))
     assert not (rounded.weights.view(np.uint32) & 0xFFFF).any()
-    got = _parsed(_mapkernel.dense(_raw(x), _bits(rounded.weights), d_in, d_out, None))
-    np.testing.assert_allclose(got, x @ rounded.weights, rtol=1e-5, atol=1e-5)
+    pairs = bfloat16_pairs(rounded.weights)
+    bias = RNG.standard_normal(d_out).astype(np.float32)
+    got = _parsed(_mapkernel.dense_bf16(_raw(x), pairs, d_in, d_out, bias, portable))
+    expected = x.astype(np.float64) @ rounded.weights.astype(np.float64) + bias
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("portable", KERNELS)
+def test_dense_bfloat16_keeps_every_bit_of_the_query(portable: bool) -> None:
+    """Through the identity map the query comes back bit for bit: the AVX-512 kernel
+    splits it in three bfloat16 parts that sum to it exactly (one part alone would keep
+    8 of its 24 bits)."""
+    d = 40
+    x = RNG.standard_normal(d).astype(np.float32) * np.float32(1 + 2**-20)
+    assert (x.view(np.uint32) & 0xFFFF).any()
+    pairs = bfloat16_pairs(np.eye(d, dtype=np.float32))
+    got = _parsed(_mapkernel.dense_bf16(_raw(x), pairs, d, d, None, portable))
+    assert got.tobytes() == x.tobytes()
+
+
+def test_bfloat16_pairs_interleave_two_rows_per_element() -> None:
+    """Element j of pair p: row 2p's bfloat16 in the low half, row 2p+1's in the high
+    half; an odd last row is paired with zeros."""
+    weights = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 4.0]], dtype=np.float32)
+    pairs = bfloat16_pairs(weights)
+    top = (weights.view(np.uint32) >> 16).astype(np.uint32)
+    assert pairs.shape == (2, 2)
+    assert pairs.dtype == np.uint32
+    assert pairs[0].tolist() == (top[0] | top[1] << 16).tolist()
+    assert pairs[1].tolist() == top[2].tolist()
 
 
 def test_residual_is_x_plus_x_u_v_plus_b() -> None:
@@ -140,6 +177,8 @@ def test_other_layouts_are_declined(raw: bytes) -> None:
     """None (the caller maps the parsed vector in numpy), never a wrong vector."""
     weights = np.ones((8, 8), np.float32)
     assert _mapkernel.dense(raw, weights, 8, 8, None) is None
+    for portable in (True, False):
+        assert _mapkernel.dense_bf16(raw, bfloat16_pairs(weights), 8, 8, None, portable) is None
     assert _mapkernel.residual(raw, weights, weights, 8, None) is None
 
 
@@ -149,6 +188,14 @@ def test_other_layouts_are_declined(raw: bytes) -> None:
         (lambda raw: _mapkernel.dense(raw, np.ones((8, 3), np.float32), 8, 8, None), "weights"),
         (lambda raw: _mapkernel.dense(raw, np.ones((8, 8), np.float32), 8, 8, np.ones(3)), "bias"),
         (lambda raw: _mapkernel.dense(raw, np.ones((8, 8), np.float32), 0, 8, None), "positive"),
+        (  # row-major bfloat16 bits (half the bytes), not row pairs
+            lambda raw: _mapkernel.dense_bf16(raw, np.ones((8, 8), np.uint16), 8, 8, None),
+            "row pairs",
+        ),
+        (
+            lambda raw: _mapkernel.dense_bf16(raw, np.ones((4, 8), np.uint32), 8, 0, None),
+            "positive",
+        ),
         (
             lambda raw: _mapkernel.residual(
                 raw, np.ones((8, 2), np.float32), np.ones((3, 8), np.float32), 2, None
@@ -162,7 +209,15 @@ def test_other_layouts_are_declined(raw: bytes) -> None:
             "rank",
         ),
     ],
-    ids=["weights size", "bias size", "zero dimension", "factor sizes", "zero rank"],
+    ids=[
+        "weights size",
+        "bias size",
+        "zero dimension",
+        "bfloat16 layout",
+        "bfloat16 zero dimension",
+        "factor sizes",
+        "zero rank",
+    ],
 )
 def test_wrong_maps_are_errors(call: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
