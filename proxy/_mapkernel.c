@@ -10,25 +10,26 @@
  * layout (an unpacked or split block, another field, a length that is not the map's
  * input dimension) returns None: the caller maps the vector in numpy instead.
  *
- *   dense(raw, weights, d_in, d_out, bias)       y = x W + b; W row-major (d_in, d_out),
- *                                                float32
- *   dense_bf16(raw, pairs, d_in, d_out, bias)    the same, W in bfloat16 as row pairs:
- *                                                (ceil(d_in / 2), d_out) uint32, element
- *                                                j of pair p = W[2p][j] | W[2p+1][j] << 16
- *                                                (a zero row pads an odd d_in)
- *   residual(raw, left, right, rank, bias)       y = x + (x U) V + b; U (d, rank) and
- *                                                V (rank, d), float32
+ *   dense(raw, weights, d_in, d_out, bias)     y = x W + b; W row-major (d_in, d_out),
+ *                                              float32
+ *   dense_i8(raw, weights, scales, sums, d_in, d_out, bias)
+ *                                              the same for W[i][j] = q[i][j] scale[j],
+ *                                              q int8 in blocks (`I8_COLUMNS`), sums[j]
+ *                                              the sum of column j's q
+ *   residual(raw, left, right, rank, bias)     y = x + (x U) V + b; U (d, rank) and
+ *                                              V (rank, d), float32
  *
- * bias is None or d_out float32 values. Sums run in float32, and the map is read once,
- * front to back: a query's cost is mostly reading the map from memory (a search's scan
- * and whatever else the host ran have pushed it out of the caches). A CPU with the
- * AVX-512 bfloat16 dot product (`BF16_KERNEL` says whether this one has) reads a
- * bfloat16 map with it: one instruction per cache line of the map and per part of the
- * query, so more of the map is in flight from memory at once (decision 52).
+ * bias is None or d_out float32 values. The map is read once, front to back: a query's
+ * cost is mostly reading the map from memory, since the search's scan and whatever else
+ * the host ran have pushed it out of the caches. An int8 map is a quarter of the float32
+ * bytes. A CPU with the AVX-512 VNNI byte dot product (`I8_KERNEL` says whether this one
+ * has it) reads it with exact integer sums, the query taken to 24-bit fixed point
+ * (decision 53). Other CPUs, and the float32 maps, sum in float32.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 #include "_densevector.h"
@@ -94,130 +95,119 @@ KERNEL static void add_rows_f32(float *restrict y, const float *restrict x,
         for (Py_ssize_t j = 0; j < n; j++) y[j] += x[i] * w[i * n + j];
 }
 
-/* The float32 of these bits (a bfloat16 in the upper half widens to it exactly). */
-static inline float widened(uint32_t bits) {
-    float value;
-    memcpy(&value, &bits, 4);
-    return value;
-}
-
-/* y += x W for W as bfloat16 row pairs (`dense_bf16`): element j of pair p holds
- * W[2p][j] in its low half and W[2p+1][j] in its high half; x has 2 * pairs values.
- * Two pairs (four rows) at a time, the portable loop of any CPU. */
-KERNEL static void add_pairs_bf16(float *restrict y, const float *restrict x,
-                                  const uint32_t *restrict w, Py_ssize_t pairs, Py_ssize_t n) {
-    Py_ssize_t p = 0;
-    for (; p + 2 <= pairs; p += 2) {
-        const uint32_t *r0 = w + p * n, *r1 = r0 + n;
-        prefetch_block(w, p + 2 * BLOCKS_AHEAD, pairs, n * 4);
-        float a0 = x[2 * p], a1 = x[2 * p + 1], a2 = x[2 * p + 2], a3 = x[2 * p + 3];
-        for (Py_ssize_t j = 0; j < n; j++)
-            y[j] += a0 * widened(r0[j] << 16) + a1 * widened(r0[j] & 0xffff0000u) +
-                    a2 * widened(r1[j] << 16) + a3 * widened(r1[j] & 0xffff0000u);
-    }
-    for (; p < pairs; p++) {
-        const uint32_t *r = w + p * n;
-        for (Py_ssize_t j = 0; j < n; j++)
-            y[j] += x[2 * p] * widened(r[j] << 16) + x[2 * p + 1] * widened(r[j] & 0xffff0000u);
-    }
-}
-
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #include <immintrin.h>
-#define HAVE_BF16_DOT 1
-#define BF16_DOT __attribute__((target("avx512f,avx512bf16")))
+#define HAVE_VNNI_DOT 1
+#endif
 
-/* The query split for the dot-product instruction, which multiplies bfloat16 pairs: x =
- * x1 + x2 + x3 exactly, each part a bfloat16 (8 bits of x's 24 each), so every product
- * with a weight is exact in float32 and only the sums round, as in the portable loop.
- * parts[3p + k] holds part k of x[2p] (low half) and of x[2p + 1] (high half). */
-static void split_query(uint32_t *parts, const float *x, Py_ssize_t pairs) {
-    for (Py_ssize_t p = 0; p < pairs; p++) {
-        float lo = x[2 * p], hi = x[2 * p + 1];
-        for (int k = 0; k < 3; k++) {
-            uint32_t lo_bits, hi_bits;
-            memcpy(&lo_bits, &lo, 4);
-            memcpy(&hi_bits, &hi, 4);
-            lo_bits &= 0xffff0000u;
-            hi_bits &= 0xffff0000u;
-            parts[3 * p + k] = (lo_bits >> 16) | hi_bits;
-            lo -= widened(lo_bits);
-            hi -= widened(hi_bits);
+/* int8 maps (`dense_i8`): W[i][j] = q[i][j] * scale[j], q in [-127, 127], laid out in
+ * blocks of 128 columns; in a block, quad q holds rows 4q..4q+3 of each column as four
+ * consecutive bytes (zero rows and columns pad the last quad and block). */
+enum { I8_COLUMNS = 128 };
+
+/* y[j] = scale[j] * sum_i x[i] q[i][j]: the portable loop; x has 4 * quads values. */
+KERNEL static void add_quads_i8(float *restrict y, const float *restrict x,
+                                const int8_t *restrict w, const float *restrict scales,
+                                Py_ssize_t quads, Py_ssize_t n) {
+    float sum[I8_COLUMNS];
+    for (Py_ssize_t j0 = 0; j0 < n; j0 += I8_COLUMNS) {
+        const int8_t *block = w + j0 * quads * 4;
+        for (int c = 0; c < I8_COLUMNS; c++) sum[c] = 0.0f;
+        for (Py_ssize_t q = 0; q < quads; q++) {
+            const int8_t *row = block + q * I8_COLUMNS * 4;
+            float a0 = x[4 * q], a1 = x[4 * q + 1], a2 = x[4 * q + 2], a3 = x[4 * q + 3];
+            for (int c = 0; c < I8_COLUMNS; c++)
+                sum[c] += a0 * row[4 * c] + a1 * row[4 * c + 1] + a2 * row[4 * c + 2] +
+                          a3 * row[4 * c + 3];
         }
+        for (Py_ssize_t c = 0; c < I8_COLUMNS && j0 + c < n; c++) y[j0 + c] = sum[c] * scales[j0 + c];
     }
 }
 
-/* Pair rows asked for ahead of the one being summed. Without it, the loads wait on the
- * dot products that wait on earlier loads, and only a few cache lines of the map are
- * on their way from memory at once: reading a 768 x 384 map after a 64 MB sweep took
- * 52-58 us, 27-33 us with it (2 ahead; 1, 3 and 4 were no better; docs/benchmarks.md). */
-enum { PAIRS_AHEAD = 2 };
+#ifdef HAVE_VNNI_DOT
+#define I8_DOT __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
-/* y[0:16 * width) = x W over `width` registers of 16 columns, read from pair row p at
- * `w + p * n`; the last register's columns are `last` (a mask). All the sums stay in
- * registers: the map is read once, front to back, a full cache line per load. */
-static inline __attribute__((always_inline)) BF16_DOT void dot_columns(
-    float *y, const uint32_t *parts, const uint32_t *w, Py_ssize_t pairs, Py_ssize_t n,
-    const int width, __mmask16 last) {
-    __m512 sum[24];
-#pragma GCC unroll 24
-    for (int k = 0; k < width; k++) sum[k] = _mm512_setzero_ps();
-    for (Py_ssize_t p = 0; p < pairs; p++) {
-        const uint32_t *row = w + p * n;
-        if (p + PAIRS_AHEAD < pairs) {
-#pragma GCC unroll 24
-            for (int k = 0; k < width; k++)
-                _mm_prefetch((const char *)(row + PAIRS_AHEAD * n + 16 * k), _MM_HINT_T0);
-        }
-        __m512bh x1 = (__m512bh)_mm512_set1_epi32((int)parts[3 * p]);
-        __m512bh x2 = (__m512bh)_mm512_set1_epi32((int)parts[3 * p + 1]);
-        __m512bh x3 = (__m512bh)_mm512_set1_epi32((int)parts[3 * p + 2]);
-#pragma GCC unroll 24
-        for (int k = 0; k < width; k++) {
-            __mmask16 mask = k == width - 1 ? last : 0xffff;
-            __m512bh weights = (__m512bh)_mm512_maskz_loadu_epi32(mask, row + 16 * k);
-            sum[k] = _mm512_dpbf16_ps(sum[k], weights, x1);
-            sum[k] = _mm512_dpbf16_ps(sum[k], weights, x2);
-            sum[k] = _mm512_dpbf16_ps(sum[k], weights, x3);
-        }
+/* The query in 24-bit fixed point for the byte dot product (u8 x s8): x[i] * 2^shift
+ * rounded, plus 2^23 so that it is unsigned, cut in three bytes; parts[k * quads + q]
+ * holds byte k of rows 4q..4q+3. The shift puts the largest |x| just under 2^23. */
+static int fixed_point(uint32_t *parts, const float *x, Py_ssize_t quads) {
+    float largest = 0.0f;
+    for (Py_ssize_t i = 0; i < 4 * quads; i++) {
+        float a = fabsf(x[i]);
+        if (a > largest) largest = a;
     }
-#pragma GCC unroll 24
-    for (int k = 0; k < width; k++)
-        _mm512_mask_storeu_ps(y + 16 * k, k == width - 1 ? last : 0xffff, sum[k]);
+    int exponent = 0;
+    if (largest > 0.0f) frexpf(largest, &exponent);
+    int shift = 23 - exponent;
+    for (Py_ssize_t q = 0; q < quads; q++) {
+        uint32_t lanes[3] = {0, 0, 0};
+        for (int r = 0; r < 4; r++) {
+            long v = lrintf(ldexpf(x[4 * q + r], shift));
+            if (v > 8388607) v = 8388607;
+            if (v < -8388607) v = -8388607;
+            uint32_t u = (uint32_t)(v + 8388608);
+            for (int k = 0; k < 3; k++) lanes[k] |= ((u >> (8 * k)) & 0xffu) << (8 * r);
+        }
+        for (int k = 0; k < 3; k++) parts[k * quads + q] = lanes[k];
+    }
+    return shift;
 }
 
-/* y = x W with the AVX-512 bfloat16 dot product: 384 columns (24 registers) per pass
- * over the map, then 128, then 16 at a time. */
-BF16_DOT static void dot_pairs_bf16(float *y, const uint32_t *parts, const uint32_t *w,
-                                    Py_ssize_t pairs, Py_ssize_t n) {
-    Py_ssize_t j = 0;
-    for (; j + 384 <= n; j += 384) dot_columns(y + j, parts, w + j, pairs, n, 24, 0xffff);
-    for (; j + 128 <= n; j += 128) dot_columns(y + j, parts, w + j, pairs, n, 8, 0xffff);
-    for (; j < n; j += 16) {
-        Py_ssize_t left = n - j < 16 ? n - j : 16;
-        __mmask16 last = (__mmask16)((1u << left) - 1);
-        dot_columns(y + j, parts, w + j, pairs, n, 1, last);
+/* y = x W with the AVX-512 VNNI byte dot product: per block of 128 columns, 8 registers
+ * of sums per byte of the query; every product and sum is exact (int32), and y[j] =
+ * scale[j] * 2^-shift * (sums - 2^23 * sum_i q[i][j]). */
+I8_DOT static void dot_quads_i8(float *y, const uint32_t *parts, int shift, const int8_t *w,
+                                const float *scales, const int32_t *column_sums,
+                                Py_ssize_t quads, Py_ssize_t n) {
+    for (Py_ssize_t j0 = 0; j0 < n; j0 += I8_COLUMNS) {
+        const int8_t *block = w + j0 * quads * 4;
+        __m512i s0[8], s1[8], s2[8];
+        for (int k = 0; k < 8; k++) s0[k] = s1[k] = s2[k] = _mm512_setzero_si512();
+        for (Py_ssize_t q = 0; q < quads; q++) {
+            const int8_t *row = block + q * I8_COLUMNS * 4;
+            __m512i x0 = _mm512_set1_epi32((int)parts[q]);
+            __m512i x1 = _mm512_set1_epi32((int)parts[quads + q]);
+            __m512i x2 = _mm512_set1_epi32((int)parts[2 * quads + q]);
+            for (int k = 0; k < 8; k++) {
+                __m512i weights = _mm512_loadu_si512(row + 64 * k);
+                s0[k] = _mm512_dpbusd_epi32(s0[k], x0, weights);
+                s1[k] = _mm512_dpbusd_epi32(s1[k], x1, weights);
+                s2[k] = _mm512_dpbusd_epi32(s2[k], x2, weights);
+            }
+        }
+        int32_t t0[I8_COLUMNS], t1[I8_COLUMNS], t2[I8_COLUMNS];
+        for (int k = 0; k < 8; k++) {
+            _mm512_storeu_si512(t0 + 16 * k, s0[k]);
+            _mm512_storeu_si512(t1 + 16 * k, s1[k]);
+            _mm512_storeu_si512(t2 + 16 * k, s2[k]);
+        }
+        for (Py_ssize_t c = 0; c < I8_COLUMNS && j0 + c < n; c++) {
+            int64_t total = (int64_t)t0[c] + ((int64_t)t1[c] << 8) + ((int64_t)t2[c] << 16) -
+                            ((int64_t)column_sums[j0 + c] << 23);
+            y[j0 + c] = (float)ldexp((double)total * scales[j0 + c], -shift);
+        }
     }
 }
 #endif
 
-/* Whether `dense_bf16` uses the AVX-512 bfloat16 dot product (set once, at import). */
-static int bf16_dot;
+/* Whether `dense_i8` uses the AVX-512 VNNI byte dot product (set once, at import). */
+static int i8_dot;
 
-/* y = x W for W as bfloat16 row pairs; x has 2 * pairs values, y n zeros. */
-static int bf16_product(float *y, const float *x, const uint32_t *w, Py_ssize_t pairs,
-                        Py_ssize_t n, int portable) {
-#ifdef HAVE_BF16_DOT
-    if (bf16_dot && !portable) {
-        uint32_t *parts = PyMem_Malloc(pairs * 3 * sizeof(uint32_t));
+/* y = x W for an int8 map; x has 4 * quads values, all finite. */
+static int i8_product(float *y, const float *x, const int8_t *w, const float *scales,
+                      const int32_t *column_sums, Py_ssize_t quads, Py_ssize_t n, int portable) {
+#ifdef HAVE_VNNI_DOT
+    if (i8_dot && !portable) {
+        uint32_t *parts = PyMem_Malloc(quads * 3 * sizeof(uint32_t));
         if (parts == NULL) return 0;
-        split_query(parts, x, pairs);
-        dot_pairs_bf16(y, parts, w, pairs, n);
+        int shift = fixed_point(parts, x, quads);
+        dot_quads_i8(y, parts, shift, w, scales, column_sums, quads, n);
         PyMem_Free(parts);
         return 1;
     }
 #endif
-    add_pairs_bf16(y, x, w, pairs, n);
+    (void)column_sums;
+    add_quads_i8(y, x, w, scales, quads, n);
     return 1;
 }
 
@@ -231,14 +221,15 @@ static void release(Held *h) {
     h->held = 0;
 }
 
-/* A C-contiguous buffer of four-byte items (float32, or uint32 row pairs), exactly
- * `bytes` bytes long (0: any size), or an error. */
-static int hold(PyObject *obj, Held *h, Py_ssize_t bytes, const char *what) {
+/* A C-contiguous buffer of `itemsize`-byte items, exactly `bytes` bytes long (0: any
+ * size), or an error. */
+static int hold_items(PyObject *obj, Held *h, Py_ssize_t bytes, Py_ssize_t itemsize,
+                      const char *what) {
     if (PyObject_GetBuffer(obj, &h->view, PyBUF_C_CONTIGUOUS) < 0) return 0;
     h->held = 1;
-    if (h->view.itemsize != 4) {
-        PyErr_Format(PyExc_ValueError, "%s: items of %zd bytes, expected 4 (float32, or "
-                     "uint32 for bfloat16 row pairs)", what, h->view.itemsize);
+    if (h->view.itemsize != itemsize) {
+        PyErr_Format(PyExc_ValueError, "%s: items of %zd bytes, expected %zd", what,
+                     h->view.itemsize, itemsize);
         release(h);
         return 0;
     }
@@ -248,6 +239,11 @@ static int hold(PyObject *obj, Held *h, Py_ssize_t bytes, const char *what) {
         return 0;
     }
     return 1;
+}
+
+/* A buffer of four-byte items (float32, int32, or uint32 row pairs): `hold_items`. */
+static int hold(PyObject *obj, Held *h, Py_ssize_t bytes, const char *what) {
+    return hold_items(obj, h, bytes, 4, what);
 }
 
 /* The bias (None or d floats) added to y; 0 on a wrong buffer. */
@@ -312,29 +308,38 @@ done:
     return out;
 }
 
-static PyObject *dense_bf16(PyObject *self, PyObject *args) {
+static PyObject *dense_i8(PyObject *self, PyObject *args) {
     Py_buffer raw;
-    PyObject *weights, *bias, *out = NULL;
+    PyObject *weights, *scales, *sums, *bias, *out = NULL;
     Py_ssize_t d_in, d_out;
     int portable = 0, declined = 0;
-    if (!PyArg_ParseTuple(args, "y*OnnO|p", &raw, &weights, &d_in, &d_out, &bias, &portable))
+    if (!PyArg_ParseTuple(args, "y*OOOnnO|p", &raw, &weights, &scales, &sums, &d_in, &d_out,
+                          &bias, &portable))
         return NULL;
-    Held w = {0};
+    Held w = {0}, s = {0}, c = {0};
     float *x = NULL, *y = NULL;
     if (d_in <= 0 || d_out <= 0) {
         PyErr_SetString(PyExc_ValueError, "dimensions must be positive");
         goto done;
     }
-    Py_ssize_t pairs = (d_in + 1) / 2;
-    if (!hold(weights, &w, pairs * d_out * 4, "weights (bfloat16 row pairs)")) goto done;
-    x = query_copy(&raw, d_in, 2 * pairs, &declined);
+    Py_ssize_t quads = (d_in + 3) / 4;
+    Py_ssize_t padded = (d_out + I8_COLUMNS - 1) / I8_COLUMNS * I8_COLUMNS;
+    if (!hold_items(weights, &w, quads * padded * 4, 1, "weights (int8 blocks)") ||
+        !hold(scales, &s, d_out * 4, "scales") || !hold(sums, &c, d_out * 4, "column sums"))
+        goto done;
+    x = query_copy(&raw, d_in, 4 * quads, &declined);
     if (declined) out = Py_NewRef(Py_None);
     if (x == NULL) goto done;
-    if ((y = PyMem_Calloc(d_out, 4)) == NULL) {
-        PyErr_NoMemory();
-        goto done;
+    for (Py_ssize_t i = 0; i < d_in; i++) {
+        if (!isfinite(x[i])) { /* the fixed-point query needs finite values */
+            out = Py_NewRef(Py_None);
+            goto done;
+        }
     }
-    if (!bf16_product(y, x, w.view.buf, pairs, d_out, portable)) {
+    /* The VNNI sums are int32: 255 * 127 per row stays exact up to 66,000 rows. */
+    portable = portable || d_in > 65536;
+    if ((y = PyMem_Calloc(d_out, 4)) == NULL ||
+        !i8_product(y, x, w.view.buf, s.view.buf, c.view.buf, quads, d_out, portable)) {
         PyErr_NoMemory();
         goto done;
     }
@@ -343,6 +348,8 @@ done:
     PyMem_Free(x);
     PyMem_Free(y);
     release(&w);
+    release(&s);
+    release(&c);
     PyBuffer_Release(&raw);
     return out;
 }
@@ -388,10 +395,10 @@ done:
 static PyMethodDef methods[] = {
     {"dense", dense, METH_VARARGS,
      "dense(raw, weights, d_in, d_out, bias) -> bytes | None: DenseVector bytes of x W + b."},
-    {"dense_bf16", dense_bf16, METH_VARARGS,
-     "dense_bf16(raw, pairs, d_in, d_out, bias, portable=False) -> bytes | None: "
-     "DenseVector bytes of x W + b, W as bfloat16 row pairs (portable: the loop any CPU "
-     "runs, not the AVX-512 dot product)."},
+    {"dense_i8", dense_i8, METH_VARARGS,
+     "dense_i8(raw, weights, scales, sums, d_in, d_out, bias, portable=False) -> bytes | "
+     "None: DenseVector bytes of x W + b, W as int8 blocks times a scale per column "
+     "(portable: the loop any CPU runs, not the AVX-512 VNNI dot product)."},
     {"residual", residual, METH_VARARGS,
      "residual(raw, left, right, rank, bias) -> bytes | None: DenseVector bytes of "
      "x + (x U) V + b."},
@@ -411,12 +418,12 @@ PyMODINIT_FUNC PyInit__mapkernel(void) {
 #endif
     PyObject *mod = PyModule_Create(&module);
     if (mod == NULL) return NULL;
-#ifdef HAVE_BF16_DOT
+#ifdef HAVE_VNNI_DOT
     __builtin_cpu_init();
-    bf16_dot = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+    i8_dot = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vnni");
 #endif
-    const char *kernel = bf16_dot ? "avx512_bf16" : "portable";
-    if (PyModule_AddStringConstant(mod, "BF16_KERNEL", kernel) < 0) {
+    if (PyModule_AddStringConstant(mod, "I8_KERNEL", i8_dot ? "avx512_vnni" : "portable") < 0) {
         Py_DECREF(mod);
         return NULL;
     }

@@ -17,9 +17,10 @@ nothing: ``W = I + U V`` with the smallest rank (8 to d/4) whose held-out pair o
 is within `rank_tolerance` of the dense map's, applied as ``x + (x U) V + b``. A
 384 x 384 float32 map is 590 KB, read back from memory on every query after the
 search's scan has evicted it; rank 16 is 48 KB (docs/decisions.md, "bridge maps").
-A map that stays dense (any other shape, or a square one no low rank fits) has its
-weights rounded to bfloat16, half the bytes to read per query (decision 50); either
-way the figures shown are those of the map as it will answer.
+A map that stays dense (any other shape, or a square one no low rank fits) has each
+column's weights rounded to 255 steps of its largest magnitude (int8 and one scale per
+column), a quarter of the float32 bytes to read per query (decision 53); either way the
+figures shown are those of the map as it will answer.
 
 Judged on held-out pairs (and on golden queries when given) against no map at all:
 top-k overlap with what the "to" version's own vectors retrieve, and recall@k against
@@ -47,14 +48,23 @@ RANK_TOLERANCE = 0.005
 
 
 @dataclass(frozen=True)
+class Int8Weights:
+    """A map's weights as ``q * scale`` (q int8 in [-127, 127], one scale per column),
+    laid out for `proxy/_mapkernel.c` (`int8_form`)."""
+
+    blocks: NDArray[np.int8]  # (ceil(d_out / 128), ceil(d_in / 4), 128, 4), zero-padded
+    scales: Matrix  # (d_out,)
+    sums: NDArray[np.int32]  # (d_out,): the sum of q over each column
+
+
+@dataclass(frozen=True)
 class LinearMap:
     """``y = x @ weights + bias``, float32.
 
     With `rank` > 0, ``weights = I + U V`` (U: d x rank, V: rank x d) and the map is
     applied in that form; `weights` stays the dense matrix, as stored and exported. A
-    dense map whose weights are all bfloat16 values (`bfloat16_weights`) is read as
-    bfloat16 row pairs (`bfloat16_pairs`) by `apply_wire`: the same numbers in half the
-    bytes.
+    dense map whose weights are all int8 steps of a scale per column (`int8_weights`) is
+    read in that form (`int8_form`) by `apply_wire`: a quarter of the bytes.
     """
 
     kind: str
@@ -63,20 +73,17 @@ class LinearMap:
     rank: int = 0
     _factors: tuple[Matrix, Matrix] | None = field(init=False, repr=False, compare=False)
     _bias: Matrix | None = field(init=False, repr=False, compare=False)
-    _served: NDArray[np.float32] | NDArray[np.uint32] | None = field(
-        init=False, repr=False, compare=False
-    )
+    _served: NDArray[np.float32] | Int8Weights | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         factors = residual_factors(self.weights, self.rank) if self.rank else None
         object.__setattr__(self, "_factors", factors)
         bias = np.ascontiguousarray(self.bias, dtype=np.float32)
         object.__setattr__(self, "_bias", bias if bias.any() else None)
-        served: NDArray[np.float32] | NDArray[np.uint32] | None = None
+        served: NDArray[np.float32] | Int8Weights | None = None
         if factors is None:
             weights = np.ascontiguousarray(self.weights, dtype=np.float32)
-            exact = not (weights.view(np.uint32) & 0xFFFF).any()
-            served = bfloat16_pairs(weights) if exact else weights
+            served = int8_form(weights) or weights
         object.__setattr__(self, "_served", served)
 
     @property
@@ -108,8 +115,10 @@ class LinearMap:
         d_in, d_out = self.dims
         served = self._served
         assert served is not None  # a map without factors always has it
-        if served.dtype == np.uint32:
-            return _mapkernel.dense_bf16(raw, served, d_in, d_out, self._bias)
+        if isinstance(served, Int8Weights):
+            return _mapkernel.dense_i8(
+                raw, served.blocks, served.scales, served.sums, d_in, d_out, self._bias
+            )
         return _mapkernel.dense(raw, served, d_in, d_out, self._bias)
 
 
@@ -144,21 +153,38 @@ def low_rank(
     return LinearMap(linear.kind, weights.astype(np.float32), linear.bias, rank)
 
 
-def bfloat16_pairs(weights: Matrix) -> NDArray[np.uint32]:
-    """Weights that are all bfloat16 values as `proxy/_mapkernel.c` reads them: row
-    pairs, ``pairs[p, j] = bf16(W[2p, j]) | bf16(W[2p + 1, j]) << 16``, a zero row after
-    an odd last one."""
-    bits = np.ascontiguousarray(weights, dtype=np.float32).view(np.uint32)
-    if len(bits) % 2:
-        bits = np.vstack([bits, np.zeros((1, bits.shape[1]), np.uint32)])
-    return np.ascontiguousarray((bits[0::2] >> 16) | (bits[1::2] & 0xFFFF0000))
+I8_COLUMNS = 128  # columns per block of an int8 map (proxy/_mapkernel.c)
 
 
-def bfloat16_weights(linear: LinearMap) -> LinearMap:
-    """`linear` with its weights rounded to the nearest bfloat16 (kept as float32)."""
-    bits = np.ascontiguousarray(linear.weights, dtype=np.float32).view(np.uint32)
-    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000  # to nearest, ties to even
-    return LinearMap(linear.kind, rounded.view(np.float32), linear.bias, linear.rank)
+def _int8_scales(weights: Matrix) -> Matrix:
+    largest = np.abs(weights).max(axis=0)
+    return np.where(largest > 0, largest / np.float32(127), np.float32(1)).astype(np.float32)
+
+
+def int8_weights(linear: LinearMap) -> LinearMap:
+    """`linear` with each column's weights rounded to the nearest of 255 steps of its
+    largest magnitude, ``q * scale`` (kept as float32)."""
+    weights = np.ascontiguousarray(linear.weights, dtype=np.float32)
+    scales = _int8_scales(weights)
+    steps = np.clip(np.rint(weights / scales), -127, 127)
+    return LinearMap(linear.kind, (steps * scales).astype(np.float32), linear.bias, linear.rank)
+
+
+def int8_form(weights: Matrix) -> Int8Weights | None:
+    """The int8 form of weights that are all ``q * scale`` (`int8_weights`), or None."""
+    scales = _int8_scales(weights)
+    ratio = weights / scales
+    steps = np.rint(ratio)
+    if np.abs(ratio - steps).max(initial=0.0) > 1e-3:
+        return None
+    d_in, d_out = weights.shape
+    quads, blocks = -(-d_in // 4), -(-d_out // I8_COLUMNS)
+    padded = np.zeros((quads * 4, blocks * I8_COLUMNS), np.int8)
+    padded[:d_in, :d_out] = steps
+    # [block, quad, column, row of the quad]
+    laid = padded.reshape(quads, 4, blocks, I8_COLUMNS).transpose(2, 0, 3, 1)
+    sums = steps.sum(axis=0).astype(np.int32)
+    return Int8Weights(np.ascontiguousarray(laid), scales, sums)
 
 
 def _map(kind: str, weights: NDArray[np.float64], bias: NDArray[np.float64] | None) -> LinearMap:
@@ -395,8 +421,8 @@ def train(
         pairs=pairs,
         tolerance=rank_tolerance,
     )
-    if not served.rank:  # a dense map is read per query: half the bytes (decision 50)
-        served = bfloat16_weights(served)
+    if not served.rank:  # a dense map is read per query: a quarter of the bytes (decision 53)
+        served = int8_weights(served)
     if served is not best:  # the figures shown are those of the map that will answer
         again = evaluate(index, distance, k, [served], evals)
         for report, figs in zip(reports, again, strict=True):

@@ -3,7 +3,7 @@
 minilm@2 (the fine-tuned MiniLM) queries answered from the minilm@1 index through a
 map trained on the points present under both; mpnet@1 (768-d) into minilm@1 (384-d)
 with too few pairs, refused by the floor, and with all of them, answered by its
-bfloat16 map.
+int8 map.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from qdrant_client import models
 from qdrant_client.grpc import points_pb2 as ppb
 
 from proxy.admin.generated import admin_pb2, admin_pb2_grpc
+from proxy.bridge.fit import int8_form
 from proxy.config import hash_key
 from tests.gatewayproc import GatewayProcess
 from tests.integration.test_migrate_cli import ok, reason, vecgate
@@ -215,12 +216,13 @@ def test_enable_is_refused_below_the_floor_with_the_figures(
     assert [b["state"] for b in shown["bridges"]] == ["disabled"]
 
 
-def test_a_dense_768_to_384_bridge_answers_as_its_exported_bfloat16_map(
+def test_a_dense_768_to_384_bridge_answers_as_its_exported_int8_map(
     gw: GatewayProcess, admin: Any, embeddings: dict[str, np.ndarray]
 ) -> None:
     """mpnet (768-d) into MiniLM (384-d) on all 600 pairs of the slice: the map stays
-    dense, its weights are bfloat16 values (what the C kernel reads per query), and a
-    bridged query through the real client is the exported map applied in numpy."""
+    dense, its weights are int8 steps of a scale per column (what the C kernel reads per
+    query), and a bridged query through the real client is the exported map applied in
+    numpy."""
     with np.load(DATA / "bridge.npz") as data:
         mpnet_ids, mpnet = data["corpus_ids"], data["corpus_mpnet"]
     _fill(gw, "dense", V1, embeddings["corpus_ids"], embeddings["corpus_minilm"])
@@ -239,10 +241,8 @@ def test_a_dense_768_to_384_bridge_answers_as_its_exported_bfloat16_map(
         metadata=META,
         timeout=30,
     )
-    bits = np.frombuffer(exported.weights, "<u4")
-    assert bits.size == 768 * 384
-    assert not (bits & 0xFFFF).any()  # every weight is a bfloat16 value
-    weights = bits.view("<f4").reshape(768, 384)
+    weights = np.frombuffer(exported.weights, "<f4").reshape(768, 384)
+    assert int8_form(weights) is not None  # every column: int8 steps of one scale
     bias = np.frombuffer(exported.bias, "<f4")
     mpnet_client, v1 = gw.client(MPNET), gw.client(V1)
     for query in embeddings["query_mpnet"][:5]:

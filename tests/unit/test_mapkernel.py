@@ -13,7 +13,7 @@ import pytest
 from qdrant_client.grpc import points_pb2 as ppb
 
 from proxy import _mapkernel
-from proxy.bridge.fit import LinearMap, bfloat16_pairs, bfloat16_weights
+from proxy.bridge.fit import LinearMap, int8_form, int8_weights
 from proxy.wire import varint
 
 RNG = np.random.default_rng(5)
@@ -31,19 +31,8 @@ def _parsed(raw: bytes | None) -> np.ndarray:
 
 
 # Dimensions that are not multiples of the 4-row blocks or of a vector register's 8 floats,
-# and widths that take every column block of the AVX-512 kernel (384, 128, 16, a tail).
+# and widths of one, several and a part of the int8 kernel's 128-column blocks.
 SHAPES = [(384, 384), (768, 384), (7, 5), (1, 33), (130, 3), (5, 1024), (3, 530)]
-#: Both bfloat16 loops; the AVX-512 one only where this CPU has it.
-KERNELS = [
-    pytest.param(True, id="portable"),
-    pytest.param(
-        False,
-        id="avx512_bf16",
-        marks=pytest.mark.skipif(
-            _mapkernel.BF16_KERNEL != "avx512_bf16", reason="no AVX-512 bfloat16 on this CPU"
-        ),
-    ),
-]
 
 
 @pytest.mark.parametrize(("d_in", "d_out"), SHAPES)
@@ -57,45 +46,64 @@ def test_dense_float32_is_numpys_product(d_in: int, d_out: int) -> None:
     np.testing.assert_allclose(unbiased, x @ weights, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("portable", KERNELS)
-@pytest.mark.parametrize(("d_in", "d_out"), SHAPES)
-def test_dense_bfloat16_reads_the_same_numbers_as_the_rounded_float32_map(
-    d_in: int, d_out: int, portable: bool
-) -> None:
-    x = RNG.standard_normal(d_in).astype(np.float32)
+I8_KERNELS = [
+    pytest.param(True, id="portable"),
+    pytest.param(
+        False,
+        id="avx512_vnni",
+        marks=pytest.mark.skipif(
+            _mapkernel.I8_KERNEL != "avx512_vnni", reason="no AVX-512 VNNI on this CPU"
+        ),
+    ),
+]
+
+
+def _int8(d_in: int, d_out: int) -> LinearMap:
     raw = (RNG.standard_normal((d_in, d_out)) / np.sqrt(d_in)).astype(np.float32)
-    rounded = bfloat16_weights(LinearMap("procrustes", raw, np.zeros(d_out, np.float32)))
-    assert not (rounded.weights.view(np.uint32) & 0xFFFF).any()
-    pairs = bfloat16_pairs(rounded.weights)
+    return int8_weights(LinearMap("procrustes", raw, np.zeros(d_out, np.float32)))
+
+
+@pytest.mark.parametrize("portable", I8_KERNELS)
+@pytest.mark.parametrize(("d_in", "d_out"), SHAPES)
+def test_dense_int8_is_the_quantised_maps_product(d_in: int, d_out: int, portable: bool) -> None:
+    linear = _int8(d_in, d_out)
+    form = int8_form(linear.weights)
+    assert form is not None
+    x = RNG.standard_normal(d_in).astype(np.float32)
     bias = RNG.standard_normal(d_out).astype(np.float32)
-    got = _parsed(_mapkernel.dense_bf16(_raw(x), pairs, d_in, d_out, bias, portable))
-    expected = x.astype(np.float64) @ rounded.weights.astype(np.float64) + bias
+    args = (form.blocks, form.scales, form.sums, d_in, d_out, bias, portable)
+    got = _parsed(_mapkernel.dense_i8(_raw(x), *args))
+    expected = x.astype(np.float64) @ linear.weights.astype(np.float64) + bias
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("portable", KERNELS)
-def test_dense_bfloat16_keeps_every_bit_of_the_query(portable: bool) -> None:
-    """Through the identity map the query comes back bit for bit: the AVX-512 kernel
-    splits it in three bfloat16 parts that sum to it exactly (one part alone would keep
-    8 of its 24 bits)."""
-    d = 40
+@pytest.mark.parametrize("portable", I8_KERNELS)
+def test_dense_int8_keeps_24_bits_of_the_query(portable: bool) -> None:
+    """The VNNI kernel takes the query as 24-bit fixed point (three bytes): each value's
+    error is at most 2^-23 of the largest one's magnitude; two bytes would make it 2^-15."""
+    d = 64
+    linear = int8_weights(LinearMap("procrustes", np.eye(d, dtype=np.float32), np.zeros(d)))
+    form = int8_form(linear.weights)
+    assert form is not None
     x = RNG.standard_normal(d).astype(np.float32) * np.float32(1 + 2**-20)
-    assert (x.view(np.uint32) & 0xFFFF).any()
-    pairs = bfloat16_pairs(np.eye(d, dtype=np.float32))
-    got = _parsed(_mapkernel.dense_bf16(_raw(x), pairs, d, d, None, portable))
-    assert got.tobytes() == x.tobytes()
+    args = (form.blocks, form.scales, form.sums, d, d, None, portable)
+    got = _parsed(_mapkernel.dense_i8(_raw(x), *args))
+    expected = x.astype(np.float64) * np.diag(linear.weights).astype(np.float64)
+    assert np.abs(got - expected).max() <= np.abs(x).max() * 2.0**-22
 
 
-def test_bfloat16_pairs_interleave_two_rows_per_element() -> None:
-    """Element j of pair p: row 2p's bfloat16 in the low half, row 2p+1's in the high
-    half; an odd last row is paired with zeros."""
-    weights = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 4.0]], dtype=np.float32)
-    pairs = bfloat16_pairs(weights)
-    top = (weights.view(np.uint32) >> 16).astype(np.uint32)
-    assert pairs.shape == (2, 2)
-    assert pairs.dtype == np.uint32
-    assert pairs[0].tolist() == (top[0] | top[1] << 16).tolist()
-    assert pairs[1].tolist() == top[2].tolist()
+def test_int8_weights_round_each_column_to_255_steps_of_its_largest() -> None:
+    raw = RNG.standard_normal((50, 7)).astype(np.float32)
+    raw[:, 3] = 0.0  # an all-zero column stays zero
+    linear = int8_weights(LinearMap("ridge", raw, np.zeros(7, np.float32)))
+    form = int8_form(linear.weights)
+    assert form is not None
+    assert int8_form(raw) is None  # a float32 map is not mistaken for an int8 one
+    steps = np.rint(linear.weights / form.scales)
+    assert np.abs(steps).max(axis=0).tolist() == [127, 127, 127, 0, 127, 127, 127]
+    assert (np.abs(linear.weights - raw) <= form.scales / 2 * (1 + 1e-6)).all()
+    assert form.sums.tolist() == steps.sum(axis=0).astype(int).tolist()
+    assert form.blocks.shape == (1, 13, 128, 4)  # 50 rows in 13 quads, 7 columns in one block
 
 
 def test_residual_is_x_plus_x_u_v_plus_b() -> None:
@@ -108,28 +116,15 @@ def test_residual_is_x_plus_x_u_v_plus_b() -> None:
     np.testing.assert_allclose(got, x + (x @ left) @ right + bias, rtol=1e-5, atol=1e-5)
 
 
-def test_bfloat16_rounding_is_to_nearest_even() -> None:
-    """1 + 2^-8 is halfway between two bfloat16 values: it goes to the even one (1.0);
-    just above halfway rounds up; negative values mirror."""
-    ulp = 2.0**-7  # bfloat16's step just above 1.0
-    values = np.array(
-        [1.0, 1 + ulp / 2, 1 + ulp / 2 + 2**-20, 1 + ulp + ulp / 2, -(1 + ulp / 2 + 2**-20)],
-        dtype=np.float32,
-    )
-    rounded = bfloat16_weights(LinearMap("ridge", values.reshape(1, -1), np.zeros(5, np.float32)))
-    expected = [1.0, 1.0, 1 + ulp, 1 + 2 * ulp, -(1 + ulp)]
-    assert rounded.weights.ravel().tolist() == expected
-
-
 @pytest.mark.parametrize(
     "linear",
     [
         LinearMap("procrustes", RNG.standard_normal((24, 12)).astype(np.float32), np.ones(12)),
-        bfloat16_weights(
+        int8_weights(
             LinearMap("procrustes", RNG.standard_normal((24, 12)).astype(np.float32), np.ones(12))
         ),
     ],
-    ids=["float32", "bfloat16"],
+    ids=["float32", "int8"],
 )
 def test_a_maps_wire_form_answers_as_its_numpy_form(linear: LinearMap) -> None:
     """`LinearMap.apply_wire` (the served path) and `apply` (training, evaluation, the
@@ -159,6 +154,18 @@ def _packed(values: np.ndarray) -> bytes:
     return b"\x0a" + varint(len(raw)) + raw
 
 
+def test_a_query_that_is_not_finite_is_declined_by_the_int8_map() -> None:
+    """The fixed-point query needs finite values: None (numpy maps it), not garbage."""
+    form = int8_form(np.ones((8, 8), np.float32))
+    assert form is not None
+    for bad in (np.nan, np.inf):
+        x = np.ones(8, np.float32)
+        x[3] = bad
+        for portable in (True, False):
+            args = (form.blocks, form.scales, form.sums, 8, 8, None, portable)
+            assert _mapkernel.dense_i8(_packed(x), *args) is None
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -177,8 +184,11 @@ def test_other_layouts_are_declined(raw: bytes) -> None:
     """None (the caller maps the parsed vector in numpy), never a wrong vector."""
     weights = np.ones((8, 8), np.float32)
     assert _mapkernel.dense(raw, weights, 8, 8, None) is None
+    form = int8_form(weights)
+    assert form is not None
     for portable in (True, False):
-        assert _mapkernel.dense_bf16(raw, bfloat16_pairs(weights), 8, 8, None, portable) is None
+        args = (form.blocks, form.scales, form.sums, 8, 8, None, portable)
+        assert _mapkernel.dense_i8(raw, *args) is None
     assert _mapkernel.residual(raw, weights, weights, 8, None) is None
 
 
@@ -188,13 +198,35 @@ def test_other_layouts_are_declined(raw: bytes) -> None:
         (lambda raw: _mapkernel.dense(raw, np.ones((8, 3), np.float32), 8, 8, None), "weights"),
         (lambda raw: _mapkernel.dense(raw, np.ones((8, 8), np.float32), 8, 8, np.ones(3)), "bias"),
         (lambda raw: _mapkernel.dense(raw, np.ones((8, 8), np.float32), 0, 8, None), "positive"),
-        (  # row-major bfloat16 bits (half the bytes), not row pairs
-            lambda raw: _mapkernel.dense_bf16(raw, np.ones((8, 8), np.uint16), 8, 8, None),
-            "row pairs",
+        (  # int8 blocks as float32 items
+            lambda raw: _mapkernel.dense_i8(
+                raw,
+                np.ones(512, np.float32),
+                np.ones(8, np.float32),
+                np.ones(8, np.int32),
+                8,
+                8,
+                None,
+            ),
+            "int8 blocks",
+        ),
+        (  # one block of 128 columns is 2 quads x 128 x 4 bytes for 8 x 8
+            lambda raw: _mapkernel.dense_i8(
+                raw, np.ones(512, np.int8), np.ones(8, np.float32), np.ones(8, np.int32), 8, 8, None
+            ),
+            "int8 blocks",
         ),
         (
-            lambda raw: _mapkernel.dense_bf16(raw, np.ones((4, 8), np.uint32), 8, 0, None),
-            "positive",
+            lambda raw: _mapkernel.dense_i8(
+                raw,
+                np.ones(1024, np.int8),
+                np.ones(7, np.float32),
+                np.ones(8, np.int32),
+                8,
+                8,
+                None,
+            ),
+            "scales",
         ),
         (
             lambda raw: _mapkernel.residual(
@@ -213,8 +245,9 @@ def test_other_layouts_are_declined(raw: bytes) -> None:
         "weights size",
         "bias size",
         "zero dimension",
-        "bfloat16 layout",
-        "bfloat16 zero dimension",
+        "int8 item size",
+        "int8 blocks size",
+        "int8 scales size",
         "factor sizes",
         "zero rank",
     ],
