@@ -120,7 +120,8 @@ KERNEL static void add_quads_i8(float *restrict y, const float *restrict x,
                 sum[c] += a0 * row[4 * c] + a1 * row[4 * c + 1] + a2 * row[4 * c + 2] +
                           a3 * row[4 * c + 3];
         }
-        for (Py_ssize_t c = 0; c < I8_COLUMNS && j0 + c < n; c++) y[j0 + c] = sum[c] * scales[j0 + c];
+        for (Py_ssize_t c = 0; c < I8_COLUMNS && j0 + c < n; c++)
+            y[j0 + c] = sum[c] * scales[j0 + c];
     }
 }
 
