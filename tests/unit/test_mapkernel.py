@@ -192,42 +192,22 @@ def test_other_layouts_are_declined(raw: bytes) -> None:
     assert _mapkernel.residual(raw, weights, weights, 8, None) is None
 
 
+def _int8_call(blocks: np.ndarray, scales: np.ndarray) -> Any:
+    """`dense_i8` of an 8 x 8 map with these buffers."""
+    sums = np.ones(8, np.int32)
+    return lambda raw: _mapkernel.dense_i8(raw, blocks, scales, sums, 8, 8, None)
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
         (lambda raw: _mapkernel.dense(raw, np.ones((8, 3), np.float32), 8, 8, None), "weights"),
         (lambda raw: _mapkernel.dense(raw, np.ones((8, 8), np.float32), 8, 8, np.ones(3)), "bias"),
         (lambda raw: _mapkernel.dense(raw, np.ones((8, 8), np.float32), 0, 8, None), "positive"),
-        (  # int8 blocks as float32 items
-            lambda raw: _mapkernel.dense_i8(
-                raw,
-                np.ones(512, np.float32),
-                np.ones(8, np.float32),
-                np.ones(8, np.int32),
-                8,
-                8,
-                None,
-            ),
-            "int8 blocks",
-        ),
-        (  # one block of 128 columns is 2 quads x 128 x 4 bytes for 8 x 8
-            lambda raw: _mapkernel.dense_i8(
-                raw, np.ones(512, np.int8), np.ones(8, np.float32), np.ones(8, np.int32), 8, 8, None
-            ),
-            "int8 blocks",
-        ),
-        (
-            lambda raw: _mapkernel.dense_i8(
-                raw,
-                np.ones(1024, np.int8),
-                np.ones(7, np.float32),
-                np.ones(8, np.int32),
-                8,
-                8,
-                None,
-            ),
-            "scales",
-        ),
+        (_int8_call(np.ones(512, np.float32), np.ones(8, np.float32)), "int8 blocks"),  # items
+        # an 8 x 8 map takes one block of 2 quads x 128 columns x 4 bytes, not 512 bytes
+        (_int8_call(np.ones(512, np.int8), np.ones(8, np.float32)), "int8 blocks"),
+        (_int8_call(np.ones(1024, np.int8), np.ones(7, np.float32)), "scales"),
         (
             lambda raw: _mapkernel.residual(
                 raw, np.ones((8, 2), np.float32), np.ones((3, 8), np.float32), 2, None
