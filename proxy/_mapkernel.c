@@ -160,6 +160,7 @@ static int fixed_point(uint32_t *parts, const float *x, Py_ssize_t quads) {
 I8_DOT static void dot_quads_i8(float *y, const uint32_t *parts, int shift, const int8_t *w,
                                 const float *scales, const int32_t *column_sums,
                                 Py_ssize_t quads, Py_ssize_t n) {
+    const double unscale = ldexp(1.0, -shift); /* a power of two: exact */
     for (Py_ssize_t j0 = 0; j0 < n; j0 += I8_COLUMNS) {
         const int8_t *block = w + j0 * quads * 4;
         __m512i s0[8], s1[8], s2[8];
@@ -185,7 +186,7 @@ I8_DOT static void dot_quads_i8(float *y, const uint32_t *parts, int shift, cons
         for (Py_ssize_t c = 0; c < I8_COLUMNS && j0 + c < n; c++) {
             int64_t total = (int64_t)t0[c] + ((int64_t)t1[c] << 8) + ((int64_t)t2[c] << 16) -
                             ((int64_t)column_sums[j0 + c] << 23);
-            y[j0 + c] = (float)ldexp((double)total * scales[j0 + c], -shift);
+            y[j0 + c] = (float)((double)total * scales[j0 + c] * unscale);
         }
     }
 }

@@ -92,6 +92,22 @@ def test_dense_int8_keeps_24_bits_of_the_query(portable: bool) -> None:
     assert np.abs(got - expected).max() <= np.abs(x).max() * 2.0**-22
 
 
+@pytest.mark.parametrize("portable", I8_KERNELS)
+@pytest.mark.parametrize("size", [1e-30, 1e-39, 0.0, 1e30])
+def test_dense_int8_maps_queries_of_any_magnitude(size: float, portable: bool) -> None:
+    """The fixed point scales the query to its largest value: tiny (down to subnormal),
+    zero and huge queries come out as the map's product, never NaN or infinity."""
+    linear = _int8(40, 24)
+    form = int8_form(linear.weights)
+    assert form is not None
+    x = (RNG.uniform(-1, 1, 40) * size).astype(np.float32)
+    args = (form.blocks, form.scales, form.sums, 40, 24, None, portable)
+    got = _parsed(_mapkernel.dense_i8(_raw(x), *args))
+    expected = x.astype(np.float64) @ linear.weights.astype(np.float64)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=size * 1e-5)
+
+
 def test_int8_weights_round_each_column_to_255_steps_of_its_largest() -> None:
     raw = RNG.standard_normal((50, 7)).astype(np.float32)
     raw[:, 3] = 0.0  # an all-zero column stays zero
