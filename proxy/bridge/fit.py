@@ -171,7 +171,10 @@ def int8_weights(linear: LinearMap) -> LinearMap:
 
 
 def int8_form(weights: Matrix) -> Int8Weights | None:
-    """The int8 form of weights that are all ``q * scale`` (`int8_weights`), or None."""
+    """The int8 form of weights that are all ``q * scale`` (`int8_weights`), or None.
+
+    The scales are found again from each column's largest weight; they match the
+    trained ones to within a float32 rounding, so the kernel's map is the stored one."""
     scales = _int8_scales(weights)
     ratio = weights / scales
     steps = np.rint(ratio)
