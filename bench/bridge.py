@@ -8,12 +8,14 @@ with all 6,000 passages, so every passage is a pair. Two uses:
   and 10% of the pairs, judged on 20% held-out pairs and on the 500 labelled queries.
 - `bench_bridge` (`python -m bench --suite bridge`): top-10 queries on the minilm@1
   index, native (minilm@1 vectors) and bridged (minilm@2 and mpnet@1 vectors through
-  their maps), interleaved round-robin in one run; client-side latency, plus the time
+  their maps), interleaved in one run, each round in a fresh random order (a query's
+  latency depends on the one before it); client-side latency, plus the time
   of the map step itself (`ApplyBridge` on a parsed request) measured in-process.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -206,8 +208,11 @@ def bench_bridge(
                 for request in built[:20]:
                     client.grpc_points.Query(request, metadata=metadata, timeout=10)
             out: dict[str, Any] = {label: [] for label in requests}
+            order, shuffle = list(requests), random.Random(0).shuffle
             for n in range(searches):
-                for label, (built, metadata) in requests.items():
+                shuffle(order)  # no path always follows the same one
+                for label in order:
+                    built, metadata = requests[label]
                     started = time.perf_counter()
                     _, call = client.grpc_points.Query.with_call(
                         built[n], metadata=metadata, timeout=10
@@ -231,7 +236,7 @@ def bridge_table(
     """Latency side by side against the 50 us target, and the map step alone."""
     lines = [
         "query bridge: top-10 on the minilm@1 index (6,000 x 384), the three paths "
-        "interleaved round-robin; client-side ms",
+        "interleaved, each round in a random order; client-side ms",
         f"{'path':<22}{'n':>6}{'p50':>9}{'p95':>9}{'mean':>9}{'p50 - native':>15}",
     ]
     native = summary(results["native minilm@1"])["p50"]
