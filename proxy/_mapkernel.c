@@ -184,8 +184,9 @@ I8_DOT static void dot_quads_i8(float *y, const uint32_t *parts, int shift, cons
             _mm512_storeu_si512(t2 + 16 * k, s2[k]);
         }
         for (Py_ssize_t c = 0; c < I8_COLUMNS && j0 + c < n; c++) {
-            int64_t total = (int64_t)t0[c] + ((int64_t)t1[c] << 8) + ((int64_t)t2[c] << 16) -
-                            ((int64_t)column_sums[j0 + c] << 23);
+            /* products, not shifts: a left shift of a negative value is undefined in C */
+            int64_t total = (int64_t)t0[c] + (int64_t)t1[c] * 256 + (int64_t)t2[c] * 65536 -
+                            (int64_t)column_sums[j0 + c] * 8388608;
             y[j0 + c] = (float)((double)total * scales[j0 + c] * unscale);
         }
     }
