@@ -16,6 +16,7 @@ path pays for a flush inside an upsert. milvus-lite runs as vecgate runs it
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -115,8 +116,11 @@ def bench_milvus(
         for name in direct.list_collections():  # both paths search flushed segments
             direct.flush(name)
         out["search_direct"], out["search_vecgate"], out["search_relay"] = [], [], []
-        for i, vector in enumerate(queries):  # searches: direct, vecgate, relay in turn
-            for path, call in _searches(direct, points, relayed, vector).items():
+        shuffle = random.Random(0).shuffle
+        for i, vector in enumerate(queries):  # direct, vecgate, relay in a random order each
+            calls = list(_searches(direct, points, relayed, vector).items())  # (a call's
+            shuffle(calls)  # latency depends on the one before it)
+            for path, call in calls:
                 out[f"search_{path}"].append(_timed(call))
             if (i + 1) % max(1, len(queries) // 4) == 0:
                 progress(f"milvus search (direct, vecgate, relay): {i + 1}/{len(queries)}")

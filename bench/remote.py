@@ -16,6 +16,7 @@ common 1536-d embedding APIs, which the data set does not hold.
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import time
@@ -194,10 +195,14 @@ def _searches(
     block: int,
     key: str,
 ) -> dict[str, list[float]]:
-    """Every query on every path, `block` queries per path in turn; ms per call."""
+    """Every query on every path, `block` queries per path in turn, the paths in a fresh
+    random order each turn (a call's latency depends on the one before it); ms per call."""
     out: dict[str, list[float]] = {f"{key}_{path}": [] for path in searched}
+    order, shuffle = list(searched), random.Random(0).shuffle
     for start in range(0, len(queries), block):
-        for path, collection in searched.items():
+        shuffle(order)
+        for path in order:
+            collection = searched[path]
             for vector in queries[start : start + block]:
                 request = query_request(collection, vector)
                 out[f"{key}_{path}"].append(
