@@ -116,10 +116,12 @@ def bench_milvus(
         for name in direct.list_collections():  # both paths search flushed segments
             direct.flush(name)
         out["search_direct"], out["search_vecgate"], out["search_relay"] = [], [], []
+        # direct, vecgate and relay in a fresh random order for each query: a call's
+        # latency depends on the call before it
         shuffle = random.Random(0).shuffle
-        for i, vector in enumerate(queries):  # direct, vecgate, relay in a random order each
-            calls = list(_searches(direct, points, relayed, vector).items())  # (a call's
-            shuffle(calls)  # latency depends on the one before it)
+        for i, vector in enumerate(queries):
+            calls = list(_searches(direct, points, relayed, vector).items())
+            shuffle(calls)
             for path, call in calls:
                 out[f"search_{path}"].append(_timed(call))
             if (i + 1) % max(1, len(queries) // 4) == 0:

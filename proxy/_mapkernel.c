@@ -244,7 +244,7 @@ static int hold_items(PyObject *obj, Held *h, Py_ssize_t bytes, Py_ssize_t items
     return 1;
 }
 
-/* A buffer of four-byte items (float32, int32, or uint32 row pairs): `hold_items`. */
+/* A buffer of four-byte items (float32 weights, scales and bias; int32 sums). */
 static int hold(PyObject *obj, Held *h, Py_ssize_t bytes, const char *what) {
     return hold_items(obj, h, bytes, 4, what);
 }
