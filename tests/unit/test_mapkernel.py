@@ -92,6 +92,29 @@ def test_dense_int8_keeps_24_bits_of_the_query(portable: bool) -> None:
     assert np.abs(got - expected).max() <= np.abs(x).max() * 2.0**-22
 
 
+@pytest.mark.skipif(_mapkernel.I8_KERNEL != "avx512_vnni", reason="no AVX-512 VNNI on this CPU")
+@pytest.mark.parametrize(("d_in", "d_out"), SHAPES)
+def test_vnni_int8_is_the_exact_fixed_point_product(d_in: int, d_out: int) -> None:
+    """Bit for bit what the fixed point defines: each value x * 2^shift rounded to nearest
+    even (the shift puts the largest |x| just under 2^23), the integer products summed
+    exactly, then scaled back: the vectorised conversion and its partial last step too."""
+    linear = _int8(d_in, d_out)
+    form = int8_form(linear.weights)
+    assert form is not None
+    x = RNG.standard_normal(d_in).astype(np.float32)
+    x[-1] = 4 * np.abs(x).max()  # the largest value last: the partial step sets the shift
+    args = (form.blocks, form.scales, form.sums, d_in, d_out, None)
+    got = _parsed(_mapkernel.dense_i8(_raw(x), *args))
+    shift = 23 - int(np.frexp(np.abs(x).max())[1])
+    fixed = np.clip(np.rint(x.astype(np.float64) * 2.0**shift), -(2**23 - 1), 2**23 - 1)
+    steps = np.rint(linear.weights / form.scales).astype(np.int64)
+    total = fixed.astype(np.int64) @ steps
+    expected = (total.astype(np.float64) * form.scales.astype(np.float64) * 2.0**-shift).astype(
+        np.float32
+    )
+    assert got.tobytes() == expected.tobytes()
+
+
 @pytest.mark.parametrize("portable", I8_KERNELS)
 @pytest.mark.parametrize("size", [1e-30, 1e-39, 0.0, 1e30])
 def test_dense_int8_maps_queries_of_any_magnitude(size: float, portable: bool) -> None:
