@@ -4,30 +4,34 @@
  *
  * A bridged query's vector is a `DenseVector`, whose only field is `repeated float
  * data = 1`: its bytes are 0x0A, a varint length, then the float32 values,
- * little-endian. Each function takes those bytes (the parsed message serialised
- * again: one call, no Python float per value), maps the vector, and returns the
- * `DenseVector` bytes of the result, to be parsed back into the request. Any other
- * layout (an unpacked or split block, another field, a length that is not the map's
- * input dimension) returns None: the caller maps the vector in numpy instead.
+ * little-endian. A `Kernel` holds one map, copied into C memory when the map is loaded,
+ * and `kernel.apply(raw)` takes those bytes (the parsed message serialised again: one
+ * call, no Python float per value), maps the vector, and returns the `DenseVector`
+ * bytes of the result, to be parsed back into the request. Any other layout (an
+ * unpacked or split block, another field, a length that is not the map's input
+ * dimension) returns None: the caller maps the vector in numpy instead.
  *
- *   dense(raw, weights, d_in, d_out, bias)     y = x W + b; W row-major (d_in, d_out),
+ *   dense(weights, d_in, d_out, bias)          y = x W + b; W row-major (d_in, d_out),
  *                                              float32
- *   dense_i8(raw, weights, scales, sums, d_in, d_out, bias)
+ *   dense_i8(weights, scales, sums, d_in, d_out, bias, portable=False)
  *                                              the same for W[i][j] = q[i][j] scale[j],
  *                                              q int8 in blocks (`I8_COLUMNS`), sums[j]
  *                                              the sum of column j's q
- *   residual(raw, left, right, rank, bias)     y = x + (x U) V + b; U (d, rank) and
+ *   residual(left, right, rank, bias)          y = x + (x U) V + b; U (d, rank) and
  *                                              V (rank, d), float32
  *
  * bias is None or d_out float32 values. The map is read once, front to back: a query's
- * cost is mostly reading the map from memory, since the search's scan and whatever else
- * the host ran have pushed it out of the caches. An int8 map is a quarter of the float32
+ * cost is mostly reading the map, and the code and data of the call, from memory, since
+ * the search's scan and whatever else the host ran have pushed them out of the caches
+ * (hence one C object per map, with its scratch, and a call of one argument). An int8 map is a quarter of the float32
  * bytes. A CPU with the AVX-512 VNNI byte dot product (`I8_KERNEL` says whether this one
  * has it) reads it with exact integer sums, the query taken to 24-bit fixed point
  * (decision 53). Other CPUs, and the float32 maps, sum in float32.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
+#include <stddef.h>
 #include <float.h>
 #include <stdint.h>
 #include <math.h>
@@ -208,26 +212,58 @@ I8_DOT static void dot_quads_i8(float *y, const uint32_t *parts, int shift, cons
 }
 #endif
 
-/* Whether `dense_i8` uses the AVX-512 VNNI byte dot product (set once, at import). */
+/* Whether int8 kernels use the AVX-512 VNNI byte dot product (set once, at import). */
 static int i8_dot;
 
-/* y = x W for an int8 map; x has 4 * quads values, all finite. */
-static int i8_product(float *y, const float *x, const int8_t *w, const float *scales,
-                      const int32_t *column_sums, Py_ssize_t quads, Py_ssize_t n, int portable) {
+/* y = x W for an int8 map; x has 4 * quads values, all finite; parts has room for
+ * 3 * quads words. */
+static void i8_product(float *y, const float *x, const int8_t *w, const float *scales,
+                       const int32_t *column_sums, uint32_t *parts, Py_ssize_t quads,
+                       Py_ssize_t n, int portable) {
 #ifdef HAVE_VNNI_DOT
     if (i8_dot && !portable) {
-        uint32_t *parts = PyMem_Malloc(quads * 3 * sizeof(uint32_t));
-        if (parts == NULL) return 0;
         int shift = fixed_point(parts, x, quads);
         dot_quads_i8(y, parts, shift, w, scales, column_sums, quads, n);
-        PyMem_Free(parts);
-        return 1;
+        return;
     }
 #endif
-    (void)column_sums;
+    (void)column_sums, (void)parts;
     add_quads_i8(y, x, w, scales, quads, n);
-    return 1;
 }
+
+/* Whether all n values are finite; no early exit, so the loop vectorises. */
+static int all_finite(const float *x, Py_ssize_t n) {
+    int finite = 1;
+    for (Py_ssize_t i = 0; i < n; i++) finite &= fabsf(x[i]) <= FLT_MAX;
+    return finite;
+}
+
+/* -- Kernel: one map, held in C ---------------------------------------------------- */
+
+typedef enum { DENSE_F32, DENSE_I8, RESIDUAL } Form;
+
+/* A map and the scratch its product needs, in one 64-byte aligned block of memory: a
+ * bridged query's map step runs with the caches cold (the search before it read
+ * megabytes), so its call touches as few objects, pages and code paths as it can. The
+ * scratch is safe because `apply` holds the GIL from start to end. */
+typedef struct {
+    PyObject_HEAD
+    Form form;
+    int portable;              /* int8: the loop any CPU runs, not the VNNI dot */
+    Py_ssize_t d_in, d_out;
+    Py_ssize_t rank;           /* RESIDUAL: U is (d, rank), V (rank, d) */
+    Py_ssize_t quads;          /* DENSE_I8: ceil(d_in / 4) */
+    void *memory;              /* what PyMem_RawMalloc returned */
+    const void *weights;       /* float32 (d_in, d_out) | int8 blocks | U */
+    const float *right;        /* RESIDUAL: V */
+    const float *scales;       /* DENSE_I8 */
+    const int32_t *sums;       /* DENSE_I8 */
+    const float *bias;         /* NULL: no bias */
+    float *x, *y;              /* scratch: the query (zero-padded), the result */
+    uint32_t *parts;           /* scratch: the query's fixed-point bytes (DENSE_I8) */
+} Kernel;
+
+static PyTypeObject KernelType;
 
 typedef struct {
     Py_buffer view;
@@ -239,15 +275,19 @@ static void release(Held *h) {
     h->held = 0;
 }
 
-/* A C-contiguous buffer of `itemsize`-byte items, exactly `bytes` bytes long (0: any
- * size), or an error. */
-static int hold_items(PyObject *obj, Held *h, Py_ssize_t bytes, Py_ssize_t itemsize,
-                      const char *what) {
-    if (PyObject_GetBuffer(obj, &h->view, PyBUF_C_CONTIGUOUS) < 0) return 0;
+/* A C-contiguous buffer of `itemsize`-byte items of format `format` ("f": float32, "i":
+ * int32, "b": int8), exactly `bytes` bytes long (0: any size), or an error. */
+static int hold(PyObject *obj, Held *h, Py_ssize_t bytes, char format, const char *what) {
+    if (PyObject_GetBuffer(obj, &h->view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return 0;
     h->held = 1;
-    if (h->view.itemsize != itemsize) {
-        PyErr_Format(PyExc_ValueError, "%s: items of %zd bytes, expected %zd", what,
-                     h->view.itemsize, itemsize);
+    const char *f = h->view.format ? h->view.format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    Py_ssize_t itemsize = format == 'b' ? 1 : 4;
+    int same = f[0] == format && f[1] == '\0';
+    if (format == 'i' && f[0] == 'l' && f[1] == '\0' && h->view.itemsize == 4) same = 1;
+    if (!same || h->view.itemsize != itemsize) {
+        PyErr_Format(PyExc_ValueError, "%s: items of format '%s' (%zd bytes), expected '%c'",
+                     what, f, h->view.itemsize, format);
         release(h);
         return 0;
     }
@@ -259,178 +299,228 @@ static int hold_items(PyObject *obj, Held *h, Py_ssize_t bytes, Py_ssize_t items
     return 1;
 }
 
-/* A buffer of four-byte items (float32 weights, scales and bias; int32 sums). */
-static int hold(PyObject *obj, Held *h, Py_ssize_t bytes, const char *what) {
-    return hold_items(obj, h, bytes, 4, what);
+/* Room for `bytes` more at a 64-byte boundary of the block being laid out. */
+static Py_ssize_t reserve(Py_ssize_t *used, Py_ssize_t bytes) {
+    Py_ssize_t at = *used;
+    *used += (bytes + 63) / 64 * 64;
+    return at;
 }
 
-/* The bias (None or d floats) added to y; 0 on a wrong buffer. */
-static int add_bias(float *y, PyObject *bias, Py_ssize_t d) {
-    if (bias == Py_None) return 1;
-    Held b = {0};
-    if (!hold(bias, &b, d * 4, "bias")) return 0;
-    const float *values = b.view.buf;
-    for (Py_ssize_t j = 0; j < d; j++) y[j] += values[j];
-    release(&b);
-    return 1;
-}
-
-/* The query of a mapped DenseVector: a zero-padded float32 copy of its `floats` values
- * in `room` slots, NULL with no exception for another layout (then the caller answers
- * None), or NULL with MemoryError. */
-static float *query_copy(const Py_buffer *raw, Py_ssize_t floats, Py_ssize_t room, int *declined) {
-    const uint8_t *values = dense_values(raw->buf, raw->len, floats);
-    *declined = values == NULL;
-    if (values == NULL) return NULL;
-    float *x = PyMem_Calloc(room, 4);
-    if (x == NULL) {
+/* A Kernel whose block holds `sizes[k]` bytes for each of `count` parts, zeroed, their
+ * addresses in `parts[k]`; NULL with an error. */
+static Kernel *kernel_new(Form form, Py_ssize_t d_in, Py_ssize_t d_out, const Py_ssize_t *sizes,
+                          char **parts, int count) {
+    Py_ssize_t offsets[8], used = 0;
+    for (int k = 0; k < count; k++) offsets[k] = reserve(&used, sizes[k]);
+    Kernel *kernel = PyObject_New(Kernel, &KernelType);
+    if (kernel == NULL) return NULL;
+    kernel->memory = PyMem_RawCalloc(1, used + 64);
+    if (kernel->memory == NULL) {
+        kernel->form = form; /* for dealloc */
+        Py_DECREF(kernel);
         PyErr_NoMemory();
         return NULL;
     }
-    memcpy(x, values, floats * 4);
-    return x;
+    char *base = (char *)(((uintptr_t)kernel->memory + 63) & ~(uintptr_t)63);
+    for (int k = 0; k < count; k++) parts[k] = sizes[k] ? base + offsets[k] : NULL;
+    kernel->form = form;
+    kernel->portable = 0;
+    kernel->d_in = d_in;
+    kernel->d_out = d_out;
+    kernel->rank = kernel->quads = 0;
+    kernel->right = kernel->scales = kernel->bias = NULL;
+    kernel->sums = NULL;
+    kernel->parts = NULL;
+    return kernel;
 }
 
-/* Whether all n values are finite; no early exit, so the loop vectorises. */
-static int all_finite(const float *x, Py_ssize_t n) {
-    int finite = 1;
-    for (Py_ssize_t i = 0; i < n; i++) finite &= fabsf(x[i]) <= FLT_MAX;
-    return finite;
+/* The bias argument (None or d float32 values) held, or an error. */
+static int hold_bias(PyObject *bias, Held *b, Py_ssize_t d) {
+    return bias == Py_None || hold(bias, b, d * 4, 'f', "bias");
 }
 
-/* DenseVector bytes of y + bias (None or d float32 values), or NULL with an error. */
-static PyObject *answer(float *y, PyObject *bias, Py_ssize_t d) {
-    return add_bias(y, bias, d) ? dense_bytes(y, d) : NULL;
-}
-
-static PyObject *dense(PyObject *self, PyObject *args) {
-    Py_buffer raw;
-    PyObject *weights, *bias, *out = NULL;
+static PyObject *new_dense(PyObject *self, PyObject *args) {
+    PyObject *weights, *bias;
     Py_ssize_t d_in, d_out;
-    int declined = 0;
-    if (!PyArg_ParseTuple(args, "y*OnnO", &raw, &weights, &d_in, &d_out, &bias)) return NULL;
-    Held w = {0};
-    float *x = NULL, *y = NULL;
+    if (!PyArg_ParseTuple(args, "OnnO", &weights, &d_in, &d_out, &bias)) return NULL;
     if (d_in <= 0 || d_out <= 0) {
         PyErr_SetString(PyExc_ValueError, "dimensions must be positive");
-        goto done;
+        return NULL;
     }
-    if (!hold(weights, &w, d_in * d_out * 4, "weights (d_in x d_out float32)")) goto done;
-    x = query_copy(&raw, d_in, d_in, &declined);
-    if (declined) out = Py_NewRef(Py_None);
-    if (x == NULL) goto done;
-    if ((y = PyMem_Calloc(d_out, 4)) == NULL) {
-        PyErr_NoMemory();
-        goto done;
+    Held w = {0}, b = {0};
+    Kernel *k = NULL;
+    if (hold(weights, &w, d_in * d_out * 4, 'f', "weights (d_in x d_out float32)") &&
+        hold_bias(bias, &b, d_out)) {
+        Py_ssize_t sizes[] = {w.view.len, b.held ? d_out * 4 : 0, d_in * 4, d_out * 4};
+        char *at[4];
+        if ((k = kernel_new(DENSE_F32, d_in, d_out, sizes, at, 4)) != NULL) {
+            memcpy(at[0], w.view.buf, w.view.len);
+            if (b.held) memcpy(at[1], b.view.buf, d_out * 4);
+            k->weights = at[0], k->bias = (float *)at[1];
+            k->x = (float *)at[2], k->y = (float *)at[3];
+        }
     }
-    add_rows_f32(y, x, w.view.buf, d_in, d_out);
-    out = answer(y, bias, d_out);
-done:
-    PyMem_Free(x);
-    PyMem_Free(y);
     release(&w);
-    PyBuffer_Release(&raw);
-    return out;
+    release(&b);
+    return (PyObject *)k;
 }
 
-static PyObject *dense_i8(PyObject *self, PyObject *args) {
-    Py_buffer raw;
-    PyObject *weights, *scales, *sums, *bias, *out = NULL;
+static PyObject *new_dense_i8(PyObject *self, PyObject *args) {
+    PyObject *weights, *scales, *sums, *bias;
     Py_ssize_t d_in, d_out;
-    int portable = 0, declined = 0;
-    if (!PyArg_ParseTuple(args, "y*OOOnnO|p", &raw, &weights, &scales, &sums, &d_in, &d_out,
-                          &bias, &portable))
+    int portable = 0;
+    if (!PyArg_ParseTuple(args, "OOOnnO|p", &weights, &scales, &sums, &d_in, &d_out, &bias,
+                          &portable))
         return NULL;
-    Held w = {0}, s = {0}, c = {0};
-    float *x = NULL, *y = NULL;
     if (d_in <= 0 || d_out <= 0) {
         PyErr_SetString(PyExc_ValueError, "dimensions must be positive");
-        goto done;
-    }
-    Py_ssize_t quads = (d_in + 3) / 4;
-    Py_ssize_t padded = (d_out + I8_COLUMNS - 1) / I8_COLUMNS * I8_COLUMNS;
-    if (!hold_items(weights, &w, quads * padded * 4, 1, "weights (int8 blocks)") ||
-        !hold(scales, &s, d_out * 4, "scales") || !hold(sums, &c, d_out * 4, "column sums"))
-        goto done;
-    x = query_copy(&raw, d_in, 4 * quads, &declined);
-    if (declined) out = Py_NewRef(Py_None);
-    if (x == NULL) goto done;
-    if (!all_finite(x, d_in)) { /* the fixed-point query needs finite values */
-        out = Py_NewRef(Py_None);
-        goto done;
+        return NULL;
     }
     /* The VNNI sums are int32: 255 * 127 per row stays exact up to 66,000 rows. */
-    portable = portable || d_in > 65536;
-    if ((y = PyMem_Calloc(d_out, 4)) == NULL ||
-        !i8_product(y, x, w.view.buf, s.view.buf, c.view.buf, quads, d_out, portable)) {
-        PyErr_NoMemory();
-        goto done;
+    if (d_in > 65536) portable = 1;
+    Py_ssize_t quads = (d_in + 3) / 4;
+    Py_ssize_t padded = (d_out + I8_COLUMNS - 1) / I8_COLUMNS * I8_COLUMNS;
+    Held w = {0}, s = {0}, c = {0}, b = {0};
+    Kernel *k = NULL;
+    if (hold(weights, &w, quads * padded * 4, 'b', "weights (int8 blocks)") &&
+        hold(scales, &s, d_out * 4, 'f', "scales") &&
+        hold(sums, &c, d_out * 4, 'i', "column sums") && hold_bias(bias, &b, d_out)) {
+        Py_ssize_t sizes[] = {w.view.len, d_out * 4, d_out * 4, b.held ? d_out * 4 : 0,
+                              quads * 16, padded * 4, quads * 12};
+        char *at[7];
+        if ((k = kernel_new(DENSE_I8, d_in, d_out, sizes, at, 7)) != NULL) {
+            memcpy(at[0], w.view.buf, w.view.len);
+            memcpy(at[1], s.view.buf, d_out * 4);
+            memcpy(at[2], c.view.buf, d_out * 4);
+            if (b.held) memcpy(at[3], b.view.buf, d_out * 4);
+            k->weights = at[0], k->scales = (float *)at[1], k->sums = (int32_t *)at[2];
+            k->bias = (float *)at[3], k->x = (float *)at[4], k->y = (float *)at[5];
+            k->parts = (uint32_t *)at[6];
+            k->quads = quads, k->portable = portable;
+        }
     }
-    out = answer(y, bias, d_out);
-done:
-    PyMem_Free(x);
-    PyMem_Free(y);
     release(&w);
     release(&s);
     release(&c);
-    PyBuffer_Release(&raw);
-    return out;
+    release(&b);
+    return (PyObject *)k;
 }
 
-static PyObject *residual(PyObject *self, PyObject *args) {
-    Py_buffer raw;
-    PyObject *left, *right, *bias, *out = NULL;
+static PyObject *new_residual(PyObject *self, PyObject *args) {
+    PyObject *left, *right, *bias;
     Py_ssize_t rank;
-    int declined = 0;
-    if (!PyArg_ParseTuple(args, "y*OOnO", &raw, &left, &right, &rank, &bias)) return NULL;
-    Held u = {0}, v = {0};
-    float *x = NULL, *low = NULL;
-    Py_ssize_t d = 0;
+    if (!PyArg_ParseTuple(args, "OOnO", &left, &right, &rank, &bias)) return NULL;
     if (rank <= 0) {
         PyErr_SetString(PyExc_ValueError, "rank must be positive");
-        goto done;
+        return NULL;
     }
-    if (!hold(left, &u, 0, "left") || !hold(right, &v, u.view.len, "right")) goto done;
-    d = u.view.len / 4 / rank;
-    if (d * rank * 4 != u.view.len) {
+    Held u = {0}, v = {0}, b = {0};
+    Kernel *k = NULL;
+    if (!hold(left, &u, 0, 'f', "left") || !hold(right, &v, u.view.len, 'f', "right"))
+        goto done;
+    Py_ssize_t d = u.view.len / 4 / rank;
+    if (d == 0 || d * rank * 4 != u.view.len) {
         PyErr_Format(PyExc_ValueError, "left: %zd bytes is not d x %zd float32", u.view.len, rank);
         goto done;
     }
-    x = query_copy(&raw, d, d, &declined);
-    if (declined) out = Py_NewRef(Py_None);
-    if (x == NULL) goto done;
-    if ((low = PyMem_Calloc(rank, 4)) == NULL) {
-        PyErr_NoMemory();
-        goto done;
+    if (!hold_bias(bias, &b, d)) goto done;
+    Py_ssize_t sizes[] = {u.view.len, v.view.len, b.held ? d * 4 : 0, d * 4, rank * 4};
+    char *at[5];
+    if ((k = kernel_new(RESIDUAL, d, d, sizes, at, 5)) != NULL) {
+        memcpy(at[0], u.view.buf, u.view.len);
+        memcpy(at[1], v.view.buf, v.view.len);
+        if (b.held) memcpy(at[2], b.view.buf, d * 4);
+        k->weights = at[0], k->right = (float *)at[1], k->bias = (float *)at[2];
+        k->x = (float *)at[3], k->y = (float *)at[4];
+        k->rank = rank;
     }
-    add_rows_f32(low, x, u.view.buf, d, rank);
-    add_rows_f32(x, low, v.view.buf, rank, d); /* x becomes x + (x U) V */
-    out = answer(x, bias, d);
 done:
-    PyMem_Free(x);
-    PyMem_Free(low);
     release(&u);
     release(&v);
-    PyBuffer_Release(&raw);
-    return out;
+    release(&b);
+    return (PyObject *)k;
 }
 
+/* kernel.apply(raw): the mapped DenseVector's bytes, or None for another layout. */
+static PyObject *kernel_apply(PyObject *self, PyObject *raw) {
+    Kernel *k = (Kernel *)self;
+    if (!PyBytes_Check(raw)) {
+        PyErr_Format(PyExc_TypeError, "apply takes the DenseVector's bytes, not %.100s",
+                     Py_TYPE(raw)->tp_name);
+        return NULL;
+    }
+    const uint8_t *values =
+        dense_values((const uint8_t *)PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), k->d_in);
+    if (values == NULL) Py_RETURN_NONE;
+    float *x = k->x, *y = k->y;
+    memcpy(x, values, k->d_in * 4); /* the int8 form's padding stays zero */
+    float *out = y;
+    switch (k->form) {
+    case DENSE_F32:
+        memset(y, 0, k->d_out * 4);
+        add_rows_f32(y, x, k->weights, k->d_in, k->d_out);
+        break;
+    case DENSE_I8:
+        if (!all_finite(x, k->d_in)) Py_RETURN_NONE; /* the fixed point needs finite values */
+        i8_product(y, x, k->weights, k->scales, k->sums, k->parts, k->quads, k->d_out,
+                   k->portable);
+        break;
+    case RESIDUAL: /* y holds x U (rank values); x becomes x + (x U) V */
+        memset(y, 0, k->rank * 4);
+        add_rows_f32(y, x, k->weights, k->d_in, k->rank);
+        add_rows_f32(x, y, k->right, k->rank, k->d_in);
+        out = x;
+        break;
+    }
+    if (k->bias != NULL)
+        for (Py_ssize_t j = 0; j < k->d_out; j++) out[j] += k->bias[j];
+    return dense_bytes(out, k->d_out);
+}
+
+static void kernel_dealloc(PyObject *self) {
+    PyMem_RawFree(((Kernel *)self)->memory);
+    PyObject_Free(self);
+}
+
+static PyMethodDef kernel_methods[] = {
+    {"apply", kernel_apply, METH_O,
+     "apply(raw) -> bytes | None: the mapped vector's DenseVector bytes, or None when raw "
+     "is not one packed block of d_in floats (or, for an int8 map, holds a non-finite "
+     "value)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef kernel_members[] = {
+    {"d_in", T_PYSSIZET, offsetof(Kernel, d_in), READONLY, "input dimension"},
+    {"d_out", T_PYSSIZET, offsetof(Kernel, d_out), READONLY, "output dimension"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject KernelType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "proxy._mapkernel.Kernel",
+    .tp_basicsize = sizeof(Kernel),
+    .tp_dealloc = kernel_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A bridge map held in C (made by dense, dense_i8 or residual).",
+    .tp_methods = kernel_methods,
+    .tp_members = kernel_members,
+};
+
 static PyMethodDef methods[] = {
-    {"dense", dense, METH_VARARGS,
-     "dense(raw, weights, d_in, d_out, bias) -> bytes | None: DenseVector bytes of x W + b."},
-    {"dense_i8", dense_i8, METH_VARARGS,
-     "dense_i8(raw, weights, scales, sums, d_in, d_out, bias, portable=False) -> bytes | "
-     "None: DenseVector bytes of x W + b, W as int8 blocks times a scale per column "
-     "(portable: the loop any CPU runs, not the AVX-512 VNNI dot product)."},
-    {"residual", residual, METH_VARARGS,
-     "residual(raw, left, right, rank, bias) -> bytes | None: DenseVector bytes of "
-     "x + (x U) V + b."},
+    {"dense", new_dense, METH_VARARGS,
+     "dense(weights, d_in, d_out, bias) -> Kernel: y = x W + b, W float32 row-major."},
+    {"dense_i8", new_dense_i8, METH_VARARGS,
+     "dense_i8(weights, scales, sums, d_in, d_out, bias, portable=False) -> Kernel: y = x W "
+     "+ b, W as int8 blocks times a scale per column (portable: the loop any CPU runs, not "
+     "the AVX-512 VNNI dot product)."},
+    {"residual", new_residual, METH_VARARGS,
+     "residual(left, right, rank, bias) -> Kernel: y = x + (x U) V + b."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "proxy._mapkernel",
-    "A bridge map applied to a query vector's DenseVector bytes (docs/decisions.md, 50).", -1,
+    "Bridge maps applied to a query vector's DenseVector bytes (docs/decisions.md, 50).", -1,
     methods,
 };
 
@@ -439,6 +529,7 @@ PyMODINIT_FUNC PyInit__mapkernel(void) {
     PyErr_SetString(PyExc_ImportError, "proxy._mapkernel reads little-endian floats only");
     return NULL;
 #endif
+    if (PyType_Ready(&KernelType) < 0) return NULL;
     PyObject *mod = PyModule_Create(&module);
     if (mod == NULL) return NULL;
 #ifdef HAVE_VNNI_DOT
@@ -446,7 +537,8 @@ PyMODINIT_FUNC PyInit__mapkernel(void) {
     i8_dot = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vnni");
 #endif
-    if (PyModule_AddStringConstant(mod, "I8_KERNEL", i8_dot ? "avx512_vnni" : "portable") < 0) {
+    if (PyModule_AddStringConstant(mod, "I8_KERNEL", i8_dot ? "avx512_vnni" : "portable") < 0 ||
+        PyModule_AddObjectRef(mod, "Kernel", (PyObject *)&KernelType) < 0) {
         Py_DECREF(mod);
         return NULL;
     }

@@ -73,18 +73,26 @@ class LinearMap:
     rank: int = 0
     _factors: tuple[Matrix, Matrix] | None = field(init=False, repr=False, compare=False)
     _bias: Matrix | None = field(init=False, repr=False, compare=False)
-    _served: NDArray[np.float32] | Int8Weights | None = field(init=False, repr=False, compare=False)
+    _kernel: _mapkernel.Kernel = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         factors = residual_factors(self.weights, self.rank) if self.rank else None
         object.__setattr__(self, "_factors", factors)
         bias = np.ascontiguousarray(self.bias, dtype=np.float32)
         object.__setattr__(self, "_bias", bias if bias.any() else None)
-        served: NDArray[np.float32] | Int8Weights | None = None
-        if factors is None:
-            weights = np.ascontiguousarray(self.weights, dtype=np.float32)
-            served = int8_form(weights) or weights
-        object.__setattr__(self, "_served", served)
+        object.__setattr__(self, "_kernel", self._held())
+
+    def _held(self) -> _mapkernel.Kernel:
+        """The map in C memory, in the form `apply_wire` reads."""
+        if self._factors is not None:
+            left, right = self._factors
+            return _mapkernel.residual(left, right, self.rank, self._bias)
+        d_in, d_out = self.dims
+        weights = np.ascontiguousarray(self.weights, dtype=np.float32)
+        form = int8_form(weights)
+        if form is not None:
+            return _mapkernel.dense_i8(form.blocks, form.scales, form.sums, d_in, d_out, self._bias)
+        return _mapkernel.dense(weights, d_in, d_out, self._bias)
 
     @property
     def dims(self) -> tuple[int, int]:
@@ -109,17 +117,7 @@ class LinearMap:
         """One query vector as `DenseVector` bytes, mapped (`proxy/_mapkernel.c`): the
         result's `DenseVector` bytes, or None when `raw` is not one packed block of
         d_in floats (then map it with `apply`)."""
-        if self._factors is not None:
-            left, right = self._factors
-            return _mapkernel.residual(raw, left, right, self.rank, self._bias)
-        d_in, d_out = self.dims
-        served = self._served
-        assert served is not None  # a map without factors always has it
-        if isinstance(served, Int8Weights):
-            return _mapkernel.dense_i8(
-                raw, served.blocks, served.scales, served.sums, d_in, d_out, self._bias
-            )
-        return _mapkernel.dense(raw, served, d_in, d_out, self._bias)
+        return self._kernel.apply(raw)
 
 
 def residual_factors(weights: Matrix, rank: int) -> tuple[Matrix, Matrix]:

@@ -40,9 +40,9 @@ def test_dense_float32_is_numpys_product(d_in: int, d_out: int) -> None:
     x = RNG.standard_normal(d_in).astype(np.float32)
     weights = (RNG.standard_normal((d_in, d_out)) / np.sqrt(d_in)).astype(np.float32)
     bias = RNG.standard_normal(d_out).astype(np.float32)
-    got = _parsed(_mapkernel.dense(_raw(x), weights, d_in, d_out, bias))
+    got = _parsed(_mapkernel.dense(weights, d_in, d_out, bias).apply(_raw(x)))
     np.testing.assert_allclose(got, x @ weights + bias, rtol=1e-5, atol=1e-5)
-    unbiased = _parsed(_mapkernel.dense(_raw(x), weights, d_in, d_out, None))
+    unbiased = _parsed(_mapkernel.dense(weights, d_in, d_out, None).apply(_raw(x)))
     np.testing.assert_allclose(unbiased, x @ weights, rtol=1e-5, atol=1e-5)
 
 
@@ -72,7 +72,7 @@ def test_dense_int8_is_the_quantised_maps_product(d_in: int, d_out: int, portabl
     x = RNG.standard_normal(d_in).astype(np.float32)
     bias = RNG.standard_normal(d_out).astype(np.float32)
     args = (form.blocks, form.scales, form.sums, d_in, d_out, bias, portable)
-    got = _parsed(_mapkernel.dense_i8(_raw(x), *args))
+    got = _parsed(_mapkernel.dense_i8(*args).apply(_raw(x)))
     expected = x.astype(np.float64) @ linear.weights.astype(np.float64) + bias
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
@@ -87,7 +87,7 @@ def test_dense_int8_keeps_24_bits_of_the_query(portable: bool) -> None:
     assert form is not None
     x = RNG.standard_normal(d).astype(np.float32) * np.float32(1 + 2**-20)
     args = (form.blocks, form.scales, form.sums, d, d, None, portable)
-    got = _parsed(_mapkernel.dense_i8(_raw(x), *args))
+    got = _parsed(_mapkernel.dense_i8(*args).apply(_raw(x)))
     expected = x.astype(np.float64) * np.diag(linear.weights).astype(np.float64)
     assert np.abs(got - expected).max() <= np.abs(x).max() * 2.0**-22
 
@@ -104,7 +104,7 @@ def test_vnni_int8_is_the_exact_fixed_point_product(d_in: int, d_out: int) -> No
     x = RNG.standard_normal(d_in).astype(np.float32)
     x[-1] = 4 * np.abs(x).max()  # the largest value last: the partial step sets the shift
     args = (form.blocks, form.scales, form.sums, d_in, d_out, None)
-    got = _parsed(_mapkernel.dense_i8(_raw(x), *args))
+    got = _parsed(_mapkernel.dense_i8(*args).apply(_raw(x)))
     shift = 23 - int(np.frexp(np.abs(x).max())[1])
     fixed = np.clip(np.rint(x.astype(np.float64) * 2.0**shift), -(2**23 - 1), 2**23 - 1)
     steps = np.rint(linear.weights / form.scales).astype(np.int64)
@@ -125,7 +125,7 @@ def test_dense_int8_maps_queries_of_any_magnitude(size: float, portable: bool) -
     assert form is not None
     x = (RNG.uniform(-1, 1, 40) * size).astype(np.float32)
     args = (form.blocks, form.scales, form.sums, 40, 24, None, portable)
-    got = _parsed(_mapkernel.dense_i8(_raw(x), *args))
+    got = _parsed(_mapkernel.dense_i8(*args).apply(_raw(x)))
     expected = x.astype(np.float64) @ linear.weights.astype(np.float64)
     assert np.isfinite(got).all()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=size * 1e-5)
@@ -151,7 +151,7 @@ def test_residual_is_x_plus_x_u_v_plus_b() -> None:
     left = (RNG.standard_normal((d, rank)) / 20).astype(np.float32)
     right = (RNG.standard_normal((rank, d)) / 20).astype(np.float32)
     bias = RNG.standard_normal(d).astype(np.float32)
-    got = _parsed(_mapkernel.residual(_raw(x), left, right, rank, bias))
+    got = _parsed(_mapkernel.residual(left, right, rank, bias).apply(_raw(x)))
     np.testing.assert_allclose(got, x + (x @ left) @ right + bias, rtol=1e-5, atol=1e-5)
 
 
@@ -202,7 +202,7 @@ def test_a_query_that_is_not_finite_is_declined_by_the_int8_map() -> None:
         x[3] = bad
         for portable in (True, False):
             args = (form.blocks, form.scales, form.sums, 8, 8, None, portable)
-            assert _mapkernel.dense_i8(_packed(x), *args) is None
+            assert _mapkernel.dense_i8(*args).apply(_packed(x)) is None
 
 
 @pytest.mark.parametrize(
@@ -222,40 +222,45 @@ def test_a_query_that_is_not_finite_is_declined_by_the_int8_map() -> None:
 def test_other_layouts_are_declined(raw: bytes) -> None:
     """None (the caller maps the parsed vector in numpy), never a wrong vector."""
     weights = np.ones((8, 8), np.float32)
-    assert _mapkernel.dense(raw, weights, 8, 8, None) is None
+    assert _mapkernel.dense(weights, 8, 8, None).apply(raw) is None
     form = int8_form(weights)
     assert form is not None
     for portable in (True, False):
         args = (form.blocks, form.scales, form.sums, 8, 8, None, portable)
-        assert _mapkernel.dense_i8(raw, *args) is None
-    assert _mapkernel.residual(raw, weights, weights, 8, None) is None
+        assert _mapkernel.dense_i8(*args).apply(raw) is None
+    assert _mapkernel.residual(weights, weights, 8, None).apply(raw) is None
 
 
-def _int8_call(blocks: np.ndarray, scales: np.ndarray) -> Any:
-    """`dense_i8` of an 8 x 8 map with these buffers."""
-    sums = np.ones(8, np.int32)
-    return lambda raw: _mapkernel.dense_i8(raw, blocks, scales, sums, 8, 8, None)
+def _int8_kernel(blocks: np.ndarray, scales: np.ndarray, sums: np.ndarray | None = None) -> Any:
+    """A `dense_i8` kernel of an 8 x 8 map made of these buffers."""
+    column_sums = np.ones(8, np.int32) if sums is None else sums
+    return lambda: _mapkernel.dense_i8(blocks, scales, column_sums, 8, 8, None)
+
+
+BLOCKS_8X8 = np.ones(1024, np.int8)  # one block of 2 quads x 128 columns x 4 bytes
 
 
 @pytest.mark.parametrize(
-    ("call", "message"),
+    ("make", "message"),
     [
-        (lambda raw: _mapkernel.dense(raw, np.ones((8, 3), np.float32), 8, 8, None), "weights"),
-        (lambda raw: _mapkernel.dense(raw, np.ones((8, 8), np.float32), 8, 8, np.ones(3)), "bias"),
-        (lambda raw: _mapkernel.dense(raw, np.ones((8, 8), np.float32), 0, 8, None), "positive"),
-        (_int8_call(np.ones(512, np.float32), np.ones(8, np.float32)), "int8 blocks"),  # items
-        # an 8 x 8 map takes one block of 2 quads x 128 columns x 4 bytes, not 512 bytes
-        (_int8_call(np.ones(512, np.int8), np.ones(8, np.float32)), "int8 blocks"),
-        (_int8_call(np.ones(1024, np.int8), np.ones(7, np.float32)), "scales"),
+        (lambda: _mapkernel.dense(np.ones((8, 3), np.float32), 8, 8, None), "weights"),
+        (lambda: _mapkernel.dense(np.ones((8, 8), np.float32), 8, 8, np.ones(3)), "bias"),
+        (lambda: _mapkernel.dense(np.ones((8, 8), np.float32), 0, 8, None), "positive"),
+        (lambda: _mapkernel.dense(np.ones((8, 8), np.float64), 8, 8, None), "format 'd'"),
+        (_int8_kernel(np.ones(256, np.float32), np.ones(8, np.float32)), "int8 blocks"),
+        (_int8_kernel(np.ones(512, np.int8), np.ones(8, np.float32)), "int8 blocks"),
+        (_int8_kernel(BLOCKS_8X8, np.ones(7, np.float32)), "scales"),
+        (_int8_kernel(BLOCKS_8X8, np.ones(8, np.float32), np.ones(8, np.float32)), "sums"),
+        (_int8_kernel(BLOCKS_8X8, np.ones(8, np.int32), np.ones(8, np.int32)), "scales"),
         (
-            lambda raw: _mapkernel.residual(
-                raw, np.ones((8, 2), np.float32), np.ones((3, 8), np.float32), 2, None
+            lambda: _mapkernel.residual(
+                np.ones((8, 2), np.float32), np.ones((3, 8), np.float32), 2, None
             ),
             "right",
         ),
         (
-            lambda raw: _mapkernel.residual(
-                raw, np.ones((8, 2), np.float32), np.ones((2, 8), np.float32), 0, None
+            lambda: _mapkernel.residual(
+                np.ones((8, 2), np.float32), np.ones((2, 8), np.float32), 0, None
             ),
             "rank",
         ),
@@ -264,13 +269,31 @@ def _int8_call(blocks: np.ndarray, scales: np.ndarray) -> Any:
         "weights size",
         "bias size",
         "zero dimension",
-        "int8 item size",
+        "float64 weights",
+        "int8 item type",
         "int8 blocks size",
         "int8 scales size",
+        "float32 given as the int32 sums",
+        "int32 given as the float32 scales",
         "factor sizes",
         "zero rank",
     ],
 )
-def test_wrong_maps_are_errors(call: Any, message: str) -> None:
+def test_wrong_maps_are_errors(make: Any, message: str) -> None:
+    """A map's buffers are checked once, when its kernel is made: size and item type."""
     with pytest.raises(ValueError, match=message):
-        call(_packed(np.ones(8, np.float32)))
+        make()
+
+
+def test_a_kernel_holds_its_own_copy_of_the_map() -> None:
+    """The map is copied into the kernel's memory: later changes to the arrays it was
+    made from (or their release) do not reach it."""
+    weights = np.eye(8, dtype=np.float32)
+    kernel = _mapkernel.dense(weights, 8, 8, None)
+    x = np.arange(8, dtype=np.float32)
+    weights[:] = 0
+    del weights
+    assert (kernel.d_in, kernel.d_out) == (8, 8)
+    np.testing.assert_array_equal(_parsed(kernel.apply(_packed(x))), x)
+    with pytest.raises(TypeError, match="DenseVector's bytes"):
+        kernel.apply(bytearray(_packed(x)))  # type: ignore[arg-type]
