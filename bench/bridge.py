@@ -230,21 +230,34 @@ def bench_bridge(
         gateway.stop()
 
 
+def paired_added_us(bridged: list[float], native: list[float]) -> float:
+    """The median over rounds of (bridged - native), in us: each round runs both paths
+    back to back, so the host's load, which drifts over a run, cancels out of it."""
+    return float(np.median(np.subtract(bridged, native))) * 1000
+
+
 def bridge_table(
     results: dict[str, Any], summary: Callable[[list[float]], dict[str, float]]
 ) -> str:
-    """Latency side by side against the 50 us target, and the map step alone."""
+    """Latency side by side against the 50 us target, and the map step alone.
+
+    What a bridged query adds is shown two ways: the difference of the p50s, and the
+    median of the differences within each round (steadier). The target is met only when
+    both are within it."""
     lines = [
         "query bridge: top-10 on the minilm@1 index (6,000 x 384), the three paths "
         "interleaved, each round in a random order; client-side ms",
-        f"{'path':<22}{'n':>6}{'p50':>9}{'p95':>9}{'mean':>9}{'p50 - native':>15}",
+        f"{'path':<22}{'n':>6}{'p50':>9}{'p95':>9}{'mean':>9}{'p50 - native':>15}{'paired':>10}",
     ]
-    native = summary(results["native minilm@1"])["p50"]
+    native_samples = results["native minilm@1"]
+    native = summary(native_samples)["p50"]
+    added: dict[str, tuple[float, float]] = {}
     for label in ("native minilm@1", "bridged minilm@2", "bridged mpnet@1"):
         s = summary(results[label])
+        added[label] = (s["p50"] - native) * 1000, paired_added_us(results[label], native_samples)
         lines.append(
             f"{label:<22}{s['n']:>6}{s['p50']:>9.3f}{s['p95']:>9.3f}{s['mean']:>9.3f}"
-            f"{(s['p50'] - native) * 1000:>12.0f} us"
+            f"{added[label][0]:>12.0f} us{added[label][1]:>7.0f} us"
         )
     lines += [
         "",
@@ -255,10 +268,11 @@ def bridge_table(
         s = summary(results[f"map step {source}"])
         label = f"{source} -> minilm@1"
         lines.append(f"{label:<34}{s['n']:>6}{s['p50']:>9.1f}{s['p95']:>9.1f}{s['mean']:>9.1f}")
-        added = (summary(results[path])["p50"] - native) * 1000
-        verdict = "met" if added <= 50 else "not met"
+        by_p50, paired = added[path]
+        verdict = "met" if max(by_p50, paired) <= 50 else "not met"
         verdicts.append(
-            f"{source}: a bridged query adds {added:.0f} us (p50) over a native one; target "
-            f"<= 50 us: {verdict} (the map step alone: {s['p50']:.0f} us)"
+            f"{source}: a bridged query adds {by_p50:.0f} us (p50) / {paired:.0f} us (paired) "
+            f"over a native one; target <= 50 us: {verdict} (the map step alone: "
+            f"{s['p50']:.0f} us)"
         )
     return "\n".join([*lines, "", *verdicts])
