@@ -36,6 +36,9 @@
 #include <stdint.h>
 #include <math.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "_densevector.h"
 
@@ -253,7 +256,8 @@ typedef struct {
     Py_ssize_t d_in, d_out;
     Py_ssize_t rank;           /* RESIDUAL: U is (d, rank), V (rank, d) */
     Py_ssize_t quads;          /* DENSE_I8: ceil(d_in / 4) */
-    void *memory;              /* what PyMem_RawMalloc returned */
+    void *memory;              /* what PyMem_RawCalloc or map_pages returned */
+    size_t pages;              /* > 0: `memory` is that many bytes of map_pages */
     const void *weights;       /* float32 (d_in, d_out) | int8 blocks | U */
     const float *right;        /* RESIDUAL: V */
     const float *scales;       /* DENSE_I8 */
@@ -299,6 +303,38 @@ static int hold(PyObject *obj, Held *h, Py_ssize_t bytes, char format, const cha
     return 1;
 }
 
+/* A map of at least this many bytes is held in a 2 MB page where Linux gives one: read
+ * after the search's scan, it then takes one TLB miss instead of one per 4 KB page. */
+enum { HUGE_PAGE_FROM = 64 * 1024 };
+
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+enum { HUGE_PAGE = 2 * 1024 * 1024 };
+
+/* `bytes` of zeroed memory at a 2 MB boundary, advised to be one huge page per 2 MB
+ * (the kernel may still use 4 KB pages); its size in `*size`, or NULL. */
+static void *map_pages(Py_ssize_t bytes, size_t *size) {
+    size_t length = ((size_t)bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    char *raw = mmap(NULL, length + HUGE_PAGE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return NULL;
+    char *start = (char *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (start > raw) munmap(raw, start - raw); /* the unaligned head and tail */
+    munmap(start + length, raw + HUGE_PAGE - start);
+    madvise(start, length, MADV_HUGEPAGE);
+    *size = length;
+    return start;
+}
+
+static void unmap_pages(void *memory, size_t size) { munmap(memory, size); }
+#else
+static void *map_pages(Py_ssize_t bytes, size_t *size) {
+    (void)bytes, (void)size;
+    return NULL;
+}
+
+static void unmap_pages(void *memory, size_t size) { (void)memory, (void)size; }
+#endif
+
 /* Room for `bytes` more at a 64-byte boundary of the block being laid out. */
 static Py_ssize_t reserve(Py_ssize_t *used, Py_ssize_t bytes) {
     Py_ssize_t at = *used;
@@ -314,7 +350,9 @@ static Kernel *kernel_new(Form form, Py_ssize_t d_in, Py_ssize_t d_out, const Py
     for (int k = 0; k < count; k++) offsets[k] = reserve(&used, sizes[k]);
     Kernel *kernel = PyObject_New(Kernel, &KernelType);
     if (kernel == NULL) return NULL;
-    kernel->memory = PyMem_RawCalloc(1, used + 64);
+    kernel->pages = 0;
+    kernel->memory = used >= HUGE_PAGE_FROM ? map_pages(used, &kernel->pages) : NULL;
+    if (kernel->memory == NULL) kernel->memory = PyMem_RawCalloc(1, used + 64);
     if (kernel->memory == NULL) {
         kernel->form = form; /* for dealloc */
         Py_DECREF(kernel);
@@ -478,7 +516,11 @@ static PyObject *kernel_apply(PyObject *self, PyObject *raw) {
 }
 
 static void kernel_dealloc(PyObject *self) {
-    PyMem_RawFree(((Kernel *)self)->memory);
+    Kernel *k = (Kernel *)self;
+    if (k->pages)
+        unmap_pages(k->memory, k->pages);
+    else
+        PyMem_RawFree(k->memory);
     PyObject_Free(self);
 }
 
