@@ -23,10 +23,11 @@
  * bias is None or d_out float32 values. The map is read once, front to back: a query's
  * cost is mostly reading the map, and the code and data of the call, from memory, since
  * the search's scan and whatever else the host ran have pushed them out of the caches
- * (hence one C object per map, with its scratch, and a call of one argument). An int8 map is a quarter of the float32
- * bytes. A CPU with the AVX-512 VNNI byte dot product (`I8_KERNEL` says whether this one
- * has it) reads it with exact integer sums, the query taken to 24-bit fixed point
- * (decision 53). Other CPUs, and the float32 maps, sum in float32.
+ * (hence one C object per map, with its scratch, and a call of one argument: decision
+ * 54). An int8 map is a quarter of the float32 bytes. A CPU with the AVX-512 VNNI byte
+ * dot product (`I8_KERNEL` says whether this one has it) reads it with exact integer
+ * sums, the query taken to 24-bit fixed point (decision 53). Other CPUs, and the float32
+ * maps, sum in float32.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
