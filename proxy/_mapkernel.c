@@ -280,8 +280,8 @@ static void release(Held *h) {
     h->held = 0;
 }
 
-/* A C-contiguous buffer of `itemsize`-byte items of format `format` ("f": float32, "i":
- * int32, "b": int8), exactly `bytes` bytes long (0: any size), or an error. */
+/* A C-contiguous buffer of items of format `format` ("f": float32, "i": int32, "b":
+ * int8), exactly `bytes` bytes long (0: any size), or an error. */
 static int hold(PyObject *obj, Held *h, Py_ssize_t bytes, char format, const char *what) {
     if (PyObject_GetBuffer(obj, &h->view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return 0;
     h->held = 1;
@@ -355,7 +355,6 @@ static Kernel *kernel_new(Form form, Py_ssize_t d_in, Py_ssize_t d_out, const Py
     kernel->memory = used >= HUGE_PAGE_FROM ? map_pages(used, &kernel->pages) : NULL;
     if (kernel->memory == NULL) kernel->memory = PyMem_RawCalloc(1, used + 64);
     if (kernel->memory == NULL) {
-        kernel->form = form; /* for dealloc */
         Py_DECREF(kernel);
         PyErr_NoMemory();
         return NULL;
